@@ -1,0 +1,159 @@
+import { z } from 'zod';
+
+/** Current manifest format; bumped only on incompatible changes. */
+export const MANIFEST_SCHEMA_VERSION = 1;
+
+/** File names inside a model package. */
+export const PackageFiles = {
+  manifest: 'manifest.json',
+  model: 'model.onnx',
+  int8Model: 'model.int8.onnx',
+  baseline: 'baseline.json',
+} as const;
+
+const slug = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a lowercase DNS-safe name (a-z, 0-9, -)');
+
+const semver = z
+  .string()
+  .regex(/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/, 'must be a semantic version such as 1.0.0');
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex sha256');
+
+const featureName = z.string().min(1).max(128);
+
+export const NumericFeatureSchema = z
+  .object({
+    name: featureName,
+    type: z.literal('numeric'),
+    /** Smallest accepted value; requests below it are rejected. */
+    min: z.number().optional(),
+    /** Largest accepted value; requests above it are rejected. */
+    max: z.number().optional(),
+    /** Whether a missing value is accepted (the model imputes it). */
+    nullable: z.boolean().default(false),
+  })
+  .refine((f) => f.min === undefined || f.max === undefined || f.min <= f.max, {
+    message: 'min must not exceed max',
+  });
+
+export const CategoricalFeatureSchema = z.object({
+  name: featureName,
+  type: z.literal('categorical'),
+  /** Accepted levels; a level is fed to the model as its index in this list. */
+  levels: z.array(z.string()).min(1),
+  nullable: z.boolean().default(false),
+});
+
+export const FeatureSchema = z.discriminatedUnion('type', [NumericFeatureSchema, CategoricalFeatureSchema]);
+
+export const TaskSchema = z.enum(['binary', 'multiclass', 'regression']);
+
+export const FileEntrySchema = z.object({ sha256, bytes: z.number().int().nonnegative() });
+
+export const ManifestSchema = z
+  .object({
+    schemaVersion: z.literal(MANIFEST_SCHEMA_VERSION),
+    name: slug,
+    version: semver,
+    task: TaskSchema,
+    description: z.string().optional(),
+    input: z.object({
+      /** Name of the model's single 2-D float input tensor [batch, features]. */
+      tensor: z.string().min(1),
+      /** Features in the column order of the input tensor. */
+      features: z.array(FeatureSchema).min(1),
+    }),
+    output: z.object({
+      /** Output tensor holding class scores [batch, classes] (or [batch, 1] / [batch] for regression and sigmoid). */
+      tensor: z.string().min(1),
+      /** What the scores are: probabilities, logits (softmax is applied), or a regression value. */
+      kind: z.enum(['probabilities', 'logits', 'value']),
+      /** Class labels in score-column order (classification only). */
+      classes: z.array(z.string().min(1)).optional(),
+    }),
+    /** Column holding the ground truth in training and evaluation data. */
+    labelColumn: z.string().optional(),
+    metrics: z.record(z.string(), z.number()).default({}),
+    trainingData: z
+      .object({ fingerprint: sha256, rows: z.number().int().nonnegative(), source: z.string().optional() })
+      .optional(),
+    parentVersion: semver.nullable().default(null),
+    createdAt: z.iso.datetime(),
+    /** How the model was made: trainer settings, or the tool that exported an imported model. */
+    provenance: z.record(z.string(), z.unknown()).default({}),
+    files: z.record(z.string(), FileEntrySchema),
+  })
+  .superRefine((m, ctx) => {
+    const names = new Set<string>();
+    m.input.features.forEach((f, i) => {
+      if (names.has(f.name)) {
+        ctx.addIssue({ code: 'custom', path: ['input', 'features', i, 'name'], message: `duplicate feature "${f.name}"` });
+      }
+      names.add(f.name);
+    });
+    if (!(PackageFiles.model in m.files)) {
+      ctx.addIssue({ code: 'custom', path: ['files'], message: `must list ${PackageFiles.model}` });
+    }
+    const classes = m.output.classes ?? [];
+    if (m.task === 'regression') {
+      if (m.output.kind !== 'value') {
+        ctx.addIssue({ code: 'custom', path: ['output', 'kind'], message: 'a regression model outputs "value"' });
+      }
+    } else {
+      if (m.output.kind === 'value') {
+        ctx.addIssue({ code: 'custom', path: ['output', 'kind'], message: 'a classifier outputs "probabilities" or "logits"' });
+      }
+      const expected = m.task === 'binary' ? 'exactly 2' : 'at least 3';
+      if (m.task === 'binary' ? classes.length !== 2 : classes.length < 3) {
+        ctx.addIssue({ code: 'custom', path: ['output', 'classes'], message: `a ${m.task} model needs ${expected} classes` });
+      }
+      if (new Set(classes).size !== classes.length) {
+        ctx.addIssue({ code: 'custom', path: ['output', 'classes'], message: 'class labels must be unique' });
+      }
+    }
+  });
+
+export type Manifest = z.infer<typeof ManifestSchema>;
+export type ManifestInput = z.input<typeof ManifestSchema>;
+export type Feature = z.infer<typeof FeatureSchema>;
+export type NumericFeature = z.infer<typeof NumericFeatureSchema>;
+export type CategoricalFeature = z.infer<typeof CategoricalFeatureSchema>;
+export type Task = z.infer<typeof TaskSchema>;
+
+/** Raised when a package is unreadable, corrupt or inconsistent; the message names the file. */
+export class InvalidPackageError extends Error {
+  constructor(
+    readonly file: string,
+    detail: string,
+  ) {
+    super(`${file}: ${detail}`);
+    this.name = 'InvalidPackageError';
+  }
+}
+
+/** Renders zod issues as `path: message` pairs, one per issue, for error messages. */
+export function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .join('; ');
+}
+
+/** Validates a parsed manifest.json, throwing an InvalidPackageError that lists every problem. */
+export function parseManifest(value: unknown): Manifest {
+  const result = ManifestSchema.safeParse(value);
+  if (!result.success) throw new InvalidPackageError(PackageFiles.manifest, formatIssues(result.error));
+  return result.data;
+}
+
+/** Class labels of a classifier manifest (empty for regression). */
+export function classesOf(manifest: Manifest): readonly string[] {
+  return manifest.output.classes ?? [];
+}
+
+/** Increments the minor version: 1.4.2 → 1.5.0. */
+export function nextMinorVersion(version: string): string {
+  const [major, minor] = version.split(/[.-]/).map(Number);
+  return `${major}.${(minor ?? 0) + 1}.0`;
+}
