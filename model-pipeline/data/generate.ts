@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
 import { Random } from './random';
 
 /**
@@ -235,4 +237,26 @@ export function parseDriftSpec(terms: readonly string[]): DriftSpec {
   const spec: DriftSpec = { meanShift, scale, missing, categoryShift, concept, labelShift };
   validateDrift(spec);
   return spec;
+}
+
+/** Writes generated rows to a CSV file, streaming, with back-pressure. */
+export async function writeGeneratedCsv(path: string, options: GenerateOptions, onProgress?: (rows: number) => void): Promise<void> {
+  const stream = createWriteStream(path);
+  const write = async (text: string) => {
+    if (!stream.write(text)) await once(stream, 'drain');
+  };
+  await write(`${generatedHeader(options.task).join(',')}\n`);
+  let buffer = '';
+  let rows = 0;
+  for (const row of generateRows(options)) {
+    buffer += `${row.cells.join(',')}\n`;
+    if (++rows % 10_000 === 0) {
+      await write(buffer);
+      buffer = '';
+      onProgress?.(rows);
+    }
+  }
+  await write(buffer);
+  onProgress?.(rows);
+  await new Promise<void>((resolve, reject) => stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
 }

@@ -139,7 +139,10 @@ export function predictTrained(model: TrainedModel, x: Float32Array, rows: numbe
   return out;
 }
 
-/** Encodes a table's feature columns and label with the manifest's rules, skipping rows that cannot be read. */
+/**
+ * Encodes a table's feature columns (found by name) and label with the manifest's rules,
+ * skipping rows that cannot be read. A labelColumn of -1 means unlabelled data (targets 0).
+ */
 export function encodeTable(
   table: Table,
   features: readonly Feature[],
@@ -156,10 +159,11 @@ export function encodeTable(
   const skipped = { count: 0, examples: [] as string[] };
   let rows = 0;
   table.rows.forEach((row, r) => {
-    const label = (row[labelColumn] ?? '').trim();
-    const target = task === 'regression' ? Number(label) : classes.indexOf(label);
+    const labelled = labelColumn >= 0;
+    const label = labelled ? (row[labelColumn] ?? '').trim() : '';
+    const target = !labelled ? 0 : task === 'regression' ? Number(label) : classes.indexOf(label);
     const error = encodeRow(features, (_, i) => row[columns[i]!], x, rows * features.length);
-    const badLabel = label === '' || (task === 'regression' ? !Number.isFinite(target) : target < 0);
+    const badLabel = labelled && (label === '' || (task === 'regression' ? !Number.isFinite(target) : target < 0));
     if (error || badLabel) {
       skipped.count++;
       if (skipped.examples.length < 5) skipped.examples.push(`line ${r + 2}: ${error ? error.reason : `label ${JSON.stringify(label)} is not usable`}`);

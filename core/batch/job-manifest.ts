@@ -1,0 +1,21 @@
+import { z } from 'zod';
+
+/** The record of one batch scoring run, written next to its outputs; the counts always reconcile. */
+export const BatchJobManifestSchema = z
+  .object({
+    status: z.enum(['succeeded', 'failed']),
+    input: z.object({ location: z.string(), sha256: z.string().optional(), etag: z.string().optional(), bytes: z.number().int().optional() }),
+    model: z.object({ name: z.string(), version: z.string(), file: z.string() }),
+    outputs: z.object({ predictions: z.string(), errors: z.string() }),
+    rowsIn: z.number().int().nonnegative(),
+    scored: z.number().int().nonnegative(),
+    rejected: z.number().int().nonnegative(),
+    /** Why the whole file failed (status "failed"); no row is scored then. */
+    error: z.string().optional(),
+    startedAt: z.iso.datetime(),
+    finishedAt: z.iso.datetime(),
+    durationMs: z.number().nonnegative(),
+  })
+  .refine((m) => m.rowsIn === m.scored + m.rejected, { message: 'rowsIn must equal scored + rejected' });
+
+export type BatchJobManifest = z.infer<typeof BatchJobManifestSchema>;
