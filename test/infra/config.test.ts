@@ -1,0 +1,110 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseConfig } from '../../infra/config';
+
+const repoConfig = new URL('../../mlops.config.json', import.meta.url).pathname;
+
+describe('parseConfig', () => {
+  it('fills in a default for every key but the stage', () => {
+    const config = parseConfig({ stage: 'dev', models: [{ name: 'demo' }] });
+
+    expect(config).toEqual({
+      stage: 'dev',
+      region: 'us-east-1',
+      models: [{ name: 'demo', servingMode: 'serverless', gpuInstanceType: 'ml.g5.xlarge', minInstances: 1, maxInstances: 2 }],
+      storage: { dataRetentionDays: 90, noncurrentModelVersionDays: 365, accessLogRetentionDays: 365, useKmsKey: true },
+      removalPolicy: 'retain',
+    });
+  });
+
+  it('keeps the account and alarm email it is given', () => {
+    const config = parseConfig({ stage: 'prod', account: '123456789012', alarmEmail: 'oncall@example.com' });
+
+    expect(config.account).toBe('123456789012');
+    expect(config.alarmEmail).toBe('oncall@example.com');
+  });
+
+  it('rejects a missing stage', () => {
+    expect(() => parseConfig({})).toThrow(/stage: is required/);
+  });
+
+  it('rejects a model name that is not DNS-safe, naming the field and the value received', () => {
+    expect(() => parseConfig({ stage: 'dev', models: [{ name: 'Demo Model' }] })).toThrow(
+      /models\[0\]\.name: must be a lowercase DNS-safe name .*\(received "Demo Model"\)/,
+    );
+  });
+
+  it('rejects an unknown serving mode, listing the accepted ones', () => {
+    expect(() => parseConfig({ stage: 'dev', models: [{ name: 'demo', servingMode: 'tpu' }] })).toThrow(
+      /models\[0\]\.servingMode: must be one of "serverless", "gpu", "both" \(received "tpu"\)/,
+    );
+  });
+
+  it('rejects an alarm email that is not an email address', () => {
+    expect(() => parseConfig({ stage: 'dev', alarmEmail: 'oncall' })).toThrow(
+      /alarmEmail: must be an email address \(received "oncall"\)/,
+    );
+  });
+
+  it('rejects a model whose maxInstances is below its minInstances', () => {
+    expect(() => parseConfig({ stage: 'dev', models: [{ name: 'demo', minInstances: 3, maxInstances: 2 }] })).toThrow(
+      /models\[0\]\.maxInstances: must be at least minInstances/,
+    );
+  });
+
+  it('rejects two models with the same name', () => {
+    expect(() => parseConfig({ stage: 'dev', models: [{ name: 'demo' }, { name: 'demo' }] })).toThrow(
+      /models\[1\]\.name: must be unique \(received "demo"\)/,
+    );
+  });
+
+  it('rejects a field of the wrong type, naming the expected type', () => {
+    expect(() => parseConfig({ stage: 'dev', storage: { useKmsKey: 'yes' } })).toThrow(
+      /storage\.useKmsKey: must be of type boolean \(received "yes"\)/,
+    );
+  });
+
+  it('rejects an unknown key, so a misspelt setting is not silently ignored', () => {
+    expect(() => parseConfig({ stage: 'dev', storage: { dataRetentionDay: 30 } })).toThrow(
+      /storage: unknown key\(s\) "dataRetentionDay"/,
+    );
+  });
+
+  it('names every invalid field in one error', () => {
+    const act = () => parseConfig({ stage: 'Dev', region: 'mars', removalPolicy: 'keep' });
+
+    expect(act).toThrow(ConfigError);
+    expect(act).toThrow(/stage: .*\n.*region: .*\n.*removalPolicy: /);
+  });
+});
+
+describe('loadConfig', () => {
+  it("loads the repository's mlops.config.json", () => {
+    const config = loadConfig(repoConfig);
+
+    expect(config.stage).toBe('dev');
+    expect(config.models.map((m) => m.name)).toEqual(['demo']);
+  });
+
+  it('names the file when it cannot be read', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mlops-config-')), 'missing.json');
+
+    expect(() => loadConfig(file)).toThrow(new RegExp(`Cannot read config ${file}: ENOENT`));
+  });
+
+  it('names the file when it is not JSON', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mlops-config-')), 'broken.json');
+    writeFileSync(file, '{ "stage": ');
+
+    expect(() => loadConfig(file)).toThrow(new RegExp(`Invalid ${file}: not JSON`));
+  });
+
+  it('names the file when a field is invalid', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mlops-config-')), 'bad.json');
+    writeFileSync(file, JSON.stringify({ stage: 'dev', models: [{ name: 'demo', servingMode: 'tpu' }] }));
+
+    expect(() => loadConfig(file)).toThrow(new RegExp(`Invalid ${file}:\\n  - models\\[0\\]\\.servingMode`));
+  });
+});
