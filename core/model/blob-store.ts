@@ -1,5 +1,5 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
 
 /** Raised by a BlobStore when a key does not exist. */
 export class BlobNotFoundError extends Error {
@@ -18,6 +18,38 @@ export interface BlobStore {
   describe(key: string): string;
   read(key: string): Promise<Uint8Array>;
   write(key: string, body: Uint8Array | string): Promise<void>;
+  /** Keys under a prefix, in lexicographic order. */
+  list(prefix: string): Promise<string[]>;
+}
+
+/** A view of a store under a key prefix (a package inside a bucket, a model's folder). */
+export class PrefixedStore implements BlobStore {
+  private readonly prefix: string;
+
+  constructor(
+    private readonly inner: BlobStore,
+    prefix: string,
+  ) {
+    this.prefix = prefix.endsWith('/') || prefix === '' ? prefix : `${prefix}/`;
+  }
+
+  describe(key: string): string {
+    return this.inner.describe(this.prefix + key);
+  }
+
+  read(key: string): Promise<Uint8Array> {
+    return this.inner.read(this.prefix + key).catch((error) => {
+      throw error instanceof BlobNotFoundError ? new BlobNotFoundError(key) : error;
+    });
+  }
+
+  write(key: string, body: Uint8Array | string): Promise<void> {
+    return this.inner.write(this.prefix + key, body);
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    return (await this.inner.list(this.prefix + prefix)).map((key) => key.slice(this.prefix.length));
+  }
 }
 
 /** A BlobStore over a local folder; writes go to a temporary file first so readers never see half a file. */
@@ -43,5 +75,20 @@ export class DirectoryStore implements BlobStore {
     const temporary = `${path}.${process.pid}.tmp`;
     await writeFile(temporary, body);
     await rename(temporary, path);
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    // Walk only the deepest folder the prefix names, then filter by the rest of it.
+    const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    let entries: string[];
+    try {
+      entries = (await readdir(join(this.root, folder), { recursive: true, withFileTypes: true }))
+        .filter((e) => e.isFile() && !e.name.endsWith('.tmp'))
+        .map((e) => relative(this.root, join(e.parentPath, e.name)).split(sep).join('/'));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    return entries.filter((key) => key.startsWith(prefix)).sort();
   }
 }

@@ -1,6 +1,6 @@
 /**
- * Key prefixes of the data bucket. Plain constants with no CDK import, so Lambda handlers and the
- * local platform can share them with the infrastructure that sets lifecycle rules and triggers on them.
+ * Key prefixes of the data bucket. Plain constants with no CDK import, so Lambda handlers, the
+ * local platform and the infrastructure (lifecycle rules, triggers) share one spelling.
  */
 export const DataPrefixes = {
   /** Files dropped by the data team, as `batch/input/<model>/...`. */
@@ -21,3 +21,17 @@ export const DataPrefixes = {
 
 /** One of the data bucket's prefixes. */
 export type DataPrefix = (typeof DataPrefixes)[keyof typeof DataPrefixes];
+
+/**
+ * Keys of the model bucket: one folder per model version holding a package, and one
+ * registry index per model naming the version in service.
+ */
+export const ModelLayout = {
+  root: 'models/',
+  /** Folder of a model's packages and registry. */
+  model: (name: string) => `models/${name}/`,
+  /** Folder of one package version. */
+  package: (name: string, version: string) => `models/${name}/${version}/`,
+  /** The model's registry index (see core/model/registry.ts). */
+  registry: (name: string) => `models/${name}/registry.json`,
+} as const;

@@ -1,0 +1,141 @@
+import { z } from 'zod';
+import { ModelLayout } from '../layout';
+import { BlobNotFoundError, type BlobStore, PrefixedStore } from './blob-store';
+import { loadPackage, type ModelPackage } from './model-package';
+
+/** Lifecycle of a model version in the registry. */
+export const VersionStatusSchema = z.enum(['candidate', 'approved', 'serving', 'retired', 'rejected']);
+
+export const RegistrySchema = z.object({
+  name: z.string(),
+  /** The version the API serves when a request names none. */
+  serving: z.string().nullable(),
+  versions: z.array(
+    z.object({
+      version: z.string(),
+      status: VersionStatusSchema,
+      createdAt: z.iso.datetime(),
+      /** Why the status last changed (gate results, rollback reason, …). */
+      note: z.string().optional(),
+    }),
+  ),
+});
+
+export type Registry = z.infer<typeof RegistrySchema>;
+
+/** Raised when a model or version does not exist; the API maps it to 404. */
+export class ModelNotFoundError extends Error {
+  constructor(
+    readonly model: string,
+    readonly version?: string,
+  ) {
+    super(version ? `model "${model}" has no version "${version}"` : `model "${model}" is not deployed`);
+    this.name = 'ModelNotFoundError';
+  }
+}
+
+const SEMVER = /^(\d+)\.(\d+)\.(\d+)/;
+
+/** Compares semantic versions numerically (1.10.0 > 1.9.0). */
+export function compareVersions(a: string, b: string): number {
+  const pa = SEMVER.exec(a)?.slice(1).map(Number) ?? [0, 0, 0];
+  const pb = SEMVER.exec(b)?.slice(1).map(Number) ?? [0, 0, 0];
+  for (let i = 0; i < 3; i++) if (pa[i] !== pb[i]) return pa[i]! - pb[i]!;
+  return a.localeCompare(b);
+}
+
+/** Where the engine finds packages: the registry in a store, or a fixed set of packages. */
+export interface ModelSource {
+  listModels(): Promise<string[]>;
+  listVersions(name: string): Promise<string[]>;
+  servingVersion(name: string): Promise<string>;
+  load(name: string, version: string): Promise<ModelPackage>;
+}
+
+/** Packages given up front (e.g. `mlops serve ./pkg`); the newest version of each name serves. */
+export class StaticModelSource implements ModelSource {
+  constructor(private readonly packages: readonly ModelPackage[]) {}
+
+  async listModels(): Promise<string[]> {
+    return [...new Set(this.packages.map((p) => p.manifest.name))].sort();
+  }
+
+  async listVersions(name: string): Promise<string[]> {
+    return this.packages.filter((p) => p.manifest.name === name).map((p) => p.manifest.version).sort(compareVersions);
+  }
+
+  async servingVersion(name: string): Promise<string> {
+    const versions = await this.listVersions(name);
+    if (!versions.length) throw new ModelNotFoundError(name);
+    return versions[versions.length - 1]!;
+  }
+
+  async load(name: string, version: string): Promise<ModelPackage> {
+    const pkg = this.packages.find((p) => p.manifest.name === name && p.manifest.version === version);
+    if (!pkg) throw new ModelNotFoundError(name, (await this.listVersions(name)).length ? version : undefined);
+    return pkg;
+  }
+}
+
+/**
+ * Model packages in a store laid out as `models/<name>/<version>/…` with a registry index
+ * per model. The same code reads a local folder and the model bucket.
+ */
+export class ModelRepository implements ModelSource {
+  constructor(readonly store: BlobStore) {}
+
+  /** Names of the models with at least one package. */
+  async listModels(): Promise<string[]> {
+    const keys = await this.store.list(ModelLayout.root);
+    const names = keys.map((k) => k.slice(ModelLayout.root.length).split('/')[0]!).filter(Boolean);
+    return [...new Set(names)].sort();
+  }
+
+  /** Versions of a model that have a manifest, oldest first. */
+  async listVersions(name: string): Promise<string[]> {
+    const prefix = ModelLayout.model(name);
+    const keys = await this.store.list(prefix);
+    const versions = keys.filter((k) => k.endsWith('/manifest.json')).map((k) => k.slice(prefix.length).split('/')[0]!);
+    return [...new Set(versions)].sort(compareVersions);
+  }
+
+  /** The registry index, or null when the model has none yet. */
+  async readRegistry(name: string): Promise<Registry | null> {
+    try {
+      const bytes = await this.store.read(ModelLayout.registry(name));
+      return RegistrySchema.parse(JSON.parse(new TextDecoder().decode(bytes)));
+    } catch (error) {
+      if (error instanceof BlobNotFoundError) return null;
+      throw new Error(`${this.store.describe(ModelLayout.registry(name))}: ${(error as Error).message}`);
+    }
+  }
+
+  async writeRegistry(registry: Registry): Promise<void> {
+    await this.store.write(ModelLayout.registry(registry.name), `${JSON.stringify(RegistrySchema.parse(registry), null, 2)}\n`);
+  }
+
+  /** The version requests without a version get: the registry's serving version, else the newest package. */
+  async servingVersion(name: string): Promise<string> {
+    const registry = await this.readRegistry(name);
+    if (registry?.serving) return registry.serving;
+    const versions = await this.listVersions(name);
+    const newest = versions[versions.length - 1];
+    if (!newest) throw new ModelNotFoundError(name);
+    return newest;
+  }
+
+  /** A package store for one version (to write a new package into). */
+  packageStore(name: string, version: string): BlobStore {
+    return new PrefixedStore(this.store, ModelLayout.package(name, version));
+  }
+
+  /** Loads and verifies one version's package. */
+  async load(name: string, version: string): Promise<ModelPackage> {
+    const versions = await this.listVersions(name);
+    if (!versions.includes(version)) {
+      if (versions.length === 0) throw new ModelNotFoundError(name);
+      throw new ModelNotFoundError(name, version);
+    }
+    return loadPackage(this.packageStore(name, version));
+  }
+}

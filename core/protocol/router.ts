@@ -1,0 +1,123 @@
+import type { CaptureBuffer } from '../capture/capture';
+import type { InferenceEngine, ServedModel } from '../model/engine';
+import { InvalidPackageError } from '../model/manifest';
+import type { Matrix } from '../model/onnx-session';
+import { ModelNotFoundError } from '../model/registry';
+import { errorResponse, ProtocolError } from './errors';
+import { json, type HttpRequest, type HttpResponse } from './http';
+import { decodeInstances, encodePredictions, truncate } from './instances';
+import { DEFAULT_LIMITS, type ProtocolLimits } from './limits';
+import { decodeInferInputs, encodeInferResponse, modelMetadata, parseInferRequest } from './oip';
+
+/** What the API needs; the Lambda handler and the local server build the same. */
+export interface ApiDependencies {
+  readonly engine: InferenceEngine;
+  readonly limits?: ProtocolLimits;
+  readonly capture?: CaptureBuffer;
+  /** Models that must load before /v2/health/ready says ready. @default [] */
+  readonly requiredModels?: readonly string[];
+  /** Told about every unexpected (5xx) failure. */
+  readonly onError?: (error: unknown, request: HttpRequest) => void;
+  /** Told about every prediction, for metrics. */
+  readonly onPrediction?: (event: { model: string; version: string; rows: number; latencyMs: number }) => void;
+}
+
+const NAME = '([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)';
+const VERSION = '([0-9A-Za-z.+-]{1,64})';
+const ROUTES: ReadonlyArray<{ pattern: RegExp; method: string; handler: Handler }> = [
+  { method: 'GET', pattern: /^\/v2\/health\/live$/, handler: async () => json(200, { live: true }) },
+  { method: 'GET', pattern: /^\/v2\/health\/ready$/, handler: (_, deps) => ready(deps) },
+  { method: 'GET', pattern: /^\/v2$/, handler: async () => json(200, { name: 'serverless-mlops', version: '1', extensions: ['model_repository_index'] }) },
+  { method: 'GET', pattern: new RegExp(`^/v2/models/${NAME}(?:/versions/${VERSION})?$`), handler: metadata },
+  { method: 'GET', pattern: new RegExp(`^/v2/models/${NAME}(?:/versions/${VERSION})?/ready$`), handler: modelReady },
+  { method: 'POST', pattern: new RegExp(`^/v2/models/${NAME}(?:/versions/${VERSION})?/infer$`), handler: infer },
+  { method: 'POST', pattern: new RegExp(`^/models/${NAME}(?:/versions/${VERSION})?/predict$`), handler: predict },
+];
+
+type Handler = (request: HttpRequest, deps: ApiDependencies, params: (string | undefined)[]) => Promise<HttpResponse>;
+
+/**
+ * The inference API as a pure function of a request: routes, validates, predicts, and maps
+ * every failure to a status. A client's mistake is always a 4xx naming what is wrong; a 5xx
+ * means the server failed and carries no internals.
+ */
+export async function handleApiRequest(request: HttpRequest, deps: ApiDependencies): Promise<HttpResponse> {
+  const path = request.path.length > 1 ? request.path.replace(/\/+$/, '') : request.path;
+  try {
+    const matches = ROUTES.map((route) => ({ route, match: route.pattern.exec(path) })).filter((m) => m.match);
+    if (matches.length === 0) throw new ProtocolError(404, 'route_not_found', `no route for ${truncate(path, 200)}; see GET /v2 and the README for the API`);
+    const found = matches.find((m) => m.route.method === request.method);
+    if (!found) {
+      const allowed = matches.map((m) => m.route.method).join(', ');
+      return { ...errorResponse(new ProtocolError(405, 'method_not_allowed', `${request.method} is not allowed on ${truncate(path, 200)}; use ${allowed}`), request.requestId), headers: { 'content-type': 'application/json', allow: allowed } };
+    }
+    return await found.route.handler(request, deps, found.match!.slice(1));
+  } catch (error) {
+    if (error instanceof ProtocolError) return errorResponse(error, request.requestId);
+    if (error instanceof ModelNotFoundError) return errorResponse(new ProtocolError(404, 'model_not_found', error.message, { field: 'model' }), request.requestId);
+    deps.onError?.(error, request);
+    const message = error instanceof InvalidPackageError ? 'the model package failed verification; the operator has been told' : 'internal error; the operator has been told';
+    return errorResponse(new ProtocolError(500, 'internal_error', message), request.requestId);
+  }
+}
+
+async function ready(deps: ApiDependencies): Promise<HttpResponse> {
+  const required = deps.requiredModels ?? [];
+  const results = await Promise.allSettled(required.map((name) => deps.engine.model(name)));
+  const failed = required.filter((_, i) => results[i]!.status === 'rejected');
+  return failed.length ? json(503, { ready: false, error: `model(s) not loaded: ${failed.join(', ')}`, code: 'not_ready' }) : json(200, { ready: true });
+}
+
+async function metadata(_: HttpRequest, deps: ApiDependencies, [name, version]: (string | undefined)[]): Promise<HttpResponse> {
+  const model = await deps.engine.model(name!, version);
+  return json(200, modelMetadata(model.manifest, await deps.engine.repository.listVersions(name!)));
+}
+
+async function modelReady(_: HttpRequest, deps: ApiDependencies, [name, version]: (string | undefined)[]): Promise<HttpResponse> {
+  const model = await deps.engine.model(name!, version);
+  return json(200, { name: model.manifest.name, version: model.manifest.version, ready: true });
+}
+
+async function infer(request: HttpRequest, deps: ApiDependencies, [name, version]: (string | undefined)[]): Promise<HttpResponse> {
+  const limits = deps.limits ?? DEFAULT_LIMITS;
+  const body = readJson(request, limits);
+  const parsed = parseInferRequest(body);
+  const model = await deps.engine.model(name!, version);
+  const matrix = decodeInferInputs(parsed, model.manifest, limits);
+  const scores = await score(request, deps, model, matrix);
+  return json(200, encodeInferResponse(model.manifest, scores, parsed));
+}
+
+async function predict(request: HttpRequest, deps: ApiDependencies, [name, version]: (string | undefined)[]): Promise<HttpResponse> {
+  const limits = deps.limits ?? DEFAULT_LIMITS;
+  const body = readJson(request, limits);
+  const model = await deps.engine.model(name!, version);
+  const matrix = decodeInstances(body, model.manifest, limits);
+  return json(200, encodePredictions(model.manifest, await score(request, deps, model, matrix)));
+}
+
+async function score(request: HttpRequest, deps: ApiDependencies, model: ServedModel, matrix: Matrix) {
+  const start = performance.now();
+  const scores = await model.predict(matrix);
+  const latencyMs = performance.now() - start;
+  deps.capture?.offer(model.manifest, matrix, scores, request.requestId, latencyMs);
+  deps.onPrediction?.({ model: model.manifest.name, version: model.manifest.version, rows: matrix.rows, latencyMs });
+  return scores;
+}
+
+function readJson(request: HttpRequest, limits: ProtocolLimits): unknown {
+  const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type && type !== 'application/json' && !/^application\/[\w.+-]*\+json$/.test(type)) {
+    throw new ProtocolError(415, 'unsupported_media_type', `Content-Type must be application/json, got ${truncate(type)}`, { field: 'content-type' });
+  }
+  const bytes = Buffer.byteLength(request.body);
+  if (bytes > limits.maxBodyBytes) {
+    throw new ProtocolError(413, 'payload_too_large', `the body has ${bytes} bytes; at most ${limits.maxBodyBytes} are accepted`);
+  }
+  if (request.body.trim() === '') throw new ProtocolError(400, 'invalid_json', 'the body is empty; send a JSON object', { field: 'body' });
+  try {
+    return JSON.parse(request.body);
+  } catch (error) {
+    throw new ProtocolError(400, 'invalid_json', `the body is not valid JSON: ${truncate((error as Error).message, 120)}`, { field: 'body' });
+  }
+}

@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { errorResponse, ProtocolError } from '../core/protocol/errors';
+import type { HttpRequest, HttpResponse } from '../core/protocol/http';
+import { DEFAULT_LIMITS } from '../core/protocol/limits';
+import { type ApiDependencies, handleApiRequest } from '../core/protocol/router';
+
+/** Extra routes served beside the API (the dashboard); return null to fall through to the API. */
+export type ExtraRoutes = (request: HttpRequest) => Promise<HttpResponse | null>;
+
+/**
+ * The inference API over node:http on localhost: the same handleApiRequest the Lambda
+ * handler calls, so local and deployed behaviour cannot drift apart.
+ */
+export async function startApiServer(deps: ApiDependencies, options: { port: number; host?: string; extra?: ExtraRoutes }): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
+  const maxBody = (deps.limits ?? DEFAULT_LIMITS).maxBodyBytes;
+  const server = createServer((req, res) => {
+    void serve(req, res, deps, maxBody, options.extra);
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    server,
+    url: `http://${options.host ?? '127.0.0.1'}:${port}`,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    }),
+  };
+}
+
+async function serve(req: IncomingMessage, res: ServerResponse, deps: ApiDependencies, maxBody: number, extra?: ExtraRoutes): Promise<void> {
+  const requestId = randomUUID();
+  let response: HttpResponse;
+  try {
+    const body = await readBody(req, maxBody);
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : (value ?? '');
+    const request: HttpRequest = { method: req.method ?? 'GET', path: url.pathname, headers, body, requestId };
+    response = (await extra?.(request)) ?? (await handleApiRequest(request, deps));
+  } catch (error) {
+    response = errorResponse(error instanceof ProtocolError ? error : new ProtocolError(500, 'internal_error', 'internal error'), requestId);
+    if (!(error instanceof ProtocolError)) deps.onError?.(error, { method: req.method ?? '', path: req.url ?? '', headers: {}, body: '', requestId });
+  }
+  res.writeHead(response.status, { ...response.headers, 'x-request-id': requestId });
+  res.end(response.body);
+}
+
+/** Reads the body, refusing (413) as soon as it exceeds the limit rather than buffering it all. */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    req.on('data', (chunk: Buffer) => {
+      if (refused) return;
+      size += chunk.length;
+      if (size > maxBytes) {
+        refused = true;
+        reject(new ProtocolError(413, 'payload_too_large', `the body exceeds ${maxBytes} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!refused) resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    req.on('error', reject);
+  });
+}

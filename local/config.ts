@@ -1,0 +1,26 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/** Settings of the one-machine platform, read from the environment (see README). */
+const EnvSchema = z.object({
+  MLOPS_HOME: z.string().min(1).default('.mlops'),
+  MLOPS_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  MLOPS_S3_PORT: z.coerce.number().int().min(0).max(65535).default(4569),
+});
+
+export interface LocalConfig {
+  /** Data folder: model packages, embedded S3 data, reports. */
+  readonly home: string;
+  readonly port: number;
+  readonly s3Port: number;
+}
+
+/** Reads and validates the environment, naming any bad variable. */
+export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`environment variable ${String(issue.path[0])} ${issue.message} (got ${JSON.stringify(env[String(issue.path[0])])})`);
+  }
+  return { home: resolve(parsed.data.MLOPS_HOME), port: parsed.data.MLOPS_PORT, s3Port: parsed.data.MLOPS_S3_PORT };
+}
