@@ -35,7 +35,7 @@ export function decodeInstances(body: unknown, manifest: Manifest, limits: Proto
       const record = instance as Record<string, unknown>;
       for (const key of Object.keys(record)) {
         if (!known.has(key)) {
-          throw new ProtocolError(400, 'invalid_feature', `instances[${i}] has unknown feature "${truncate(key)}"; the model's features are ${names.join(', ')}`, { field: truncate(key), instance: i });
+          throw new ProtocolError(400, 'invalid_feature', `instances[${i}] has unknown feature ${JSON.stringify(truncate(key))}; the model's features are ${names.join(', ')}`, { field: key === '' ? '""' : truncate(key), instance: i });
         }
       }
       get = (index) => record[names[index]!];
