@@ -15,6 +15,8 @@ export const InferenceEnvSchema = z.object({
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(DEFAULT_LIMITS.maxBodyBytes),
   MICRO_BATCH_MAX_ROWS: z.coerce.number().int().positive().default(256),
   MICRO_BATCH_MAX_WAIT_MICROS: z.coerce.number().int().nonnegative().default(0),
+  /** Path-style S3 addressing, for S3-compatible endpoints (the embedded S3 via AWS_ENDPOINT_URL_S3). */
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
 });
 
 export type InferenceEnv = z.infer<typeof InferenceEnvSchema>;

@@ -9,15 +9,18 @@ import { inferenceEnv } from './env';
 
 // Cold start: clients, engine and models are created once per container and reused.
 const env = inferenceEnv();
-const s3 = tracer.captureAWSv3Client(new S3Client({}));
+const s3 = tracer.captureAWSv3Client(new S3Client({ forcePathStyle: env.S3_FORCE_PATH_STYLE }));
 const app = createInferenceApp(env, s3, {
   onError: (error, request) => logger.error('request failed', { error: error as Error, path: request.path, requestId: request.requestId }),
   onCaptureError: (error) => logger.warn('capture write failed', { error: error as Error }),
   onPrediction: ({ model, version, rows, latencyMs }) => {
-    const metric = metrics.singleMetric();
-    metric.addDimensions({ model, version });
-    metric.addMetric('PredictionRows', MetricUnit.Count, rows);
-    metric.addMetric('ModelLatency', MetricUnit.Milliseconds, latencyMs);
+    // A single metric is published on its first addMetric, so each value gets its own.
+    const rowsMetric = metrics.singleMetric();
+    rowsMetric.addDimensions({ model, version });
+    rowsMetric.addMetric('PredictionRows', MetricUnit.Count, rows);
+    const latencyMetric = metrics.singleMetric();
+    latencyMetric.addDimensions({ model, version });
+    latencyMetric.addMetric('ModelLatency', MetricUnit.Milliseconds, latencyMs);
   },
 });
 // Model loading starts during the init phase; the first request waits for it. (Bundled as
@@ -34,6 +37,7 @@ export async function handler(event: APIGatewayProxyEvent, context: Context): Pr
   await warm;
   try {
     const response = await handleApiRequest(fromApiGatewayEvent(event), app);
+    metrics.addMetric('Requests', MetricUnit.Count, 1);
     if (response.status >= 500) metrics.addMetric('ServerErrors', MetricUnit.Count, 1);
     else if (response.status >= 400) metrics.addMetric('ClientErrors', MetricUnit.Count, 1);
     return toApiGatewayResult(response);
