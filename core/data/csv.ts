@@ -112,6 +112,17 @@ export async function* readCsv(
       for (const again of rest) yield* consume(again);
       return;
     }
+    if ('error' in parsed && pending.length > 1) {
+      // A quote opened on the first line was "closed" by a quote on a later line into malformed
+      // text: take it for an unclosed quote, reject the first line only and re-read the others.
+      const [first, ...rest] = pending;
+      const start = pendingStart;
+      pending = [];
+      yield { line: start, raw: first!, fields: null, error: `unclosed quote: the quoted field opened on this line does not close properly (${parsed.error})` };
+      lineNumber = start;
+      for (const again of rest) yield* consume(again);
+      return;
+    }
     pending = [];
     if ('error' in parsed) yield { line: pendingStart, raw: text, fields: null, error: parsed.error };
     else yield { line: pendingStart, raw: text, fields: parsed.fields };

@@ -66,7 +66,8 @@ export class Predictor {
     const outputs = await this.session.run(this.manifest.input.tensor, matrix, [tensor]);
     const output = outputs[tensor];
     if (!output) throw new Error(`model produced no "${tensor}" output`);
-    const raw = Float32Array.from(output.data as ArrayLike<number>);
+    // ORT hands over a fresh buffer per call, so it is ours to transform in place.
+    const raw = output.data instanceof Float32Array ? output.data : Float32Array.from(output.data as ArrayLike<number>);
     const width = raw.length / Math.max(matrix.rows, 1);
     if (matrix.rows > 0 && width !== (this.scoreColumns ?? width)) {
       throw new Error(`output "${tensor}" has ${width} columns per row, expected ${this.scoreColumns}`);

@@ -44,14 +44,17 @@ type Handler = (request: HttpRequest, deps: ApiDependencies, params: (string | u
 export async function handleApiRequest(request: HttpRequest, deps: ApiDependencies): Promise<HttpResponse> {
   const path = request.path.length > 1 ? request.path.replace(/\/+$/, '') : request.path;
   try {
-    const matches = ROUTES.map((route) => ({ route, match: route.pattern.exec(path) })).filter((m) => m.match);
-    if (matches.length === 0) throw new ProtocolError(404, 'route_not_found', `no route for ${truncate(path, 200)}; see GET /v2 and the README for the API`);
-    const found = matches.find((m) => m.route.method === request.method);
-    if (!found) {
-      const allowed = matches.map((m) => m.route.method).join(', ');
-      return { ...errorResponse(new ProtocolError(405, 'method_not_allowed', `${request.method} is not allowed on ${truncate(path, 200)}; use ${allowed}`), request.requestId), headers: { 'content-type': 'application/json', allow: allowed } };
+    // Routes are few; the first one matching path and method wins, with no allocation on the hot path.
+    let allowed: string[] | undefined;
+    for (const route of ROUTES) {
+      const match = route.pattern.exec(path);
+      if (!match) continue;
+      if (route.method === request.method) return await route.handler(request, deps, match.slice(1));
+      (allowed ??= []).push(route.method);
     }
-    return await found.route.handler(request, deps, found.match!.slice(1));
+    if (!allowed) throw new ProtocolError(404, 'route_not_found', `no route for ${truncate(path, 200)}; see GET /v2 and the README for the API`);
+    const allow = allowed.join(', ');
+    return { ...errorResponse(new ProtocolError(405, 'method_not_allowed', `${request.method} is not allowed on ${truncate(path, 200)}; use ${allow}`), request.requestId), headers: { 'content-type': 'application/json', allow } };
   } catch (error) {
     if (error instanceof ProtocolError) return errorResponse(error, request.requestId);
     if (error instanceof ModelNotFoundError) return errorResponse(new ProtocolError(404, 'model_not_found', error.message, { field: 'model' }), request.requestId);
@@ -106,11 +109,13 @@ async function score(request: HttpRequest, deps: ApiDependencies, model: ServedM
 }
 
 function readJson(request: HttpRequest, limits: ProtocolLimits): unknown {
-  const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const header = request.headers['content-type'];
+  const type = header === undefined || header === 'application/json' ? '' : header.split(';')[0]!.trim().toLowerCase();
   if (type && type !== 'application/json' && !/^application\/[\w.+-]*\+json$/.test(type)) {
     throw new ProtocolError(415, 'unsupported_media_type', `Content-Type must be application/json, got ${truncate(type)}`, { field: 'content-type' });
   }
-  const bytes = Buffer.byteLength(request.body);
+  // A UTF-8 body has at most 3 bytes per UTF-16 unit: count bytes only when it could matter.
+  const bytes = request.body.length * 3 > limits.maxBodyBytes ? Buffer.byteLength(request.body) : 0;
   if (bytes > limits.maxBodyBytes) {
     throw new ProtocolError(413, 'payload_too_large', `the body has ${bytes} bytes; at most ${limits.maxBodyBytes} are accepted`);
   }
