@@ -1,0 +1,38 @@
+import { basename, resolve } from 'node:path';
+import { InvalidArgumentError } from 'commander';
+import { DirectoryStore } from '../core/model/blob-store';
+import { loadPackage, type ModelPackage } from '../core/model/model-package';
+
+/** Argument parsers and helpers shared by the commands. */
+
+export const integer = (name: string) => (value: string) => {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number, got "${value}"`);
+  return Number(value);
+};
+export const decimal = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number, got "${value}"`);
+  return n;
+};
+export const list = (value: string) => value.split(',').map((v) => v.trim()).filter(Boolean);
+export const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function nameFromPath(path: string): string {
+  return basename(resolve(path)).toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '') || 'model';
+}
+
+export function parseRanges(terms: readonly string[]): Record<string, { min?: number; max?: number }> {
+  const ranges: Record<string, { min?: number; max?: number }> = {};
+  for (const term of terms) {
+    const match = /^([^=]+)=(-?[\d.eE+-]*):(-?[\d.eE+-]*)$/.exec(term);
+    if (!match) throw new InvalidArgumentError(`--range expects feature=min:max (either side may be empty), got "${term}"`);
+    const [, name, min, max] = match as unknown as [string, string, string, string];
+    ranges[name] = { ...(min ? { min: Number(min) } : {}), ...(max ? { max: Number(max) } : {}) };
+  }
+  return ranges;
+}
+
+/** Loads and verifies the package in a folder. */
+export async function openPackage(location: string): Promise<ModelPackage> {
+  return loadPackage(new DirectoryStore(resolve(location)));
+}
