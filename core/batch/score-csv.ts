@@ -1,60 +1,44 @@
-import { encodeRow } from '../data/coerce';
-import { csvLine, readCsv, type CsvReaderOptions } from '../data/csv';
+import { coerceFeature } from '../data/coerce';
+import { type CsvReaderOptions, type CsvRecord, csvField, csvLine, parseCsvRecord, RecordAssembler } from '../data/csv';
+import { scan, scanDecimal } from '../data/fast-number';
 import { classesOf, type Manifest } from '../model/manifest';
-import type { Matrix } from '../model/onnx-session';
-import type { BatchScores } from '../model/predictor';
+import { type Chunk, ChunkPipeline } from './chunk-pipeline';
+import { formatScoreCells, InvalidFileError, type RejectedRow, type ScoreCounts, scoreColumns, type Scorer, type TextSink } from './scorer';
 
-/** What scores a batch: the Predictor, or anything with the same shape (the serving engine, a test double). */
-export interface Scorer {
-  readonly manifest: Manifest;
-  predict(matrix: Matrix): Promise<BatchScores>;
-}
-
-/** Where text goes; implementations honour back-pressure by resolving when the text is accepted. */
-export interface TextSink {
-  write(text: string): Promise<void>;
-}
-
-/** A rejected input row, as one line of the errors file. */
-export interface RejectedRow {
-  readonly line: number;
-  readonly reason: string;
-  readonly field?: string;
-  readonly raw: string;
-}
-
-/** Counts of one scoring run; rowsIn === scored + rejected always holds. */
-export interface ScoreCounts {
-  readonly rowsIn: number;
-  readonly scored: number;
-  readonly rejected: number;
-}
+export { InvalidFileError, type RejectedRow, type ScoreCounts, type Scorer, type TextSink } from './scorer';
 
 export interface ScoreOptions extends CsvReaderOptions {
   /** Rows per model call. @default 1024 */
   readonly chunkRows?: number;
-  /** Called after each chunk with the counts so far. */
+  /** Called after each chunk is written, with the counts so far. */
   readonly onProgress?: (counts: ScoreCounts) => void;
-}
-
-/** Raised when a whole file cannot be scored (no header, missing feature columns); no row is scored then. */
-export class InvalidFileError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InvalidFileError';
-  }
 }
 
 /** Header of the predictions file for a model and the input's pass-through columns. */
 export function predictionColumns(manifest: Manifest, passthrough: readonly string[]): string[] {
-  const scores = manifest.task === 'regression' ? [] : classesOf(manifest).map((c) => `prob_${c}`);
-  return ['line', ...passthrough, 'prediction', ...scores];
+  return ['line', ...passthrough, ...scoreColumns(manifest)];
+}
+
+const NEWLINE = 10;
+const CARRIAGE_RETURN = 13;
+const QUOTE = 34;
+const COMMA = 44;
+
+/** What each input column is for. */
+const enum Role {
+  Numeric,
+  Categorical,
+  Passthrough,
 }
 
 /**
  * Scores a CSV stream with a header row: features are found by name in any column order,
  * other columns are passed through as ids. Every data row ends up in exactly one of the two
  * sinks: predictions, or errors with its line number and the reason.
+ *
+ * Rows without quotes are parsed straight from bytes into the model's input matrix (no
+ * strings for numeric fields); a row with quotes, or any value the fast path cannot read
+ * exactly, takes the general RFC 4180 path, which also produces the precise error.
  */
 export async function scoreCsv(
   source: AsyncIterable<Uint8Array | string>,
@@ -64,77 +48,186 @@ export async function scoreCsv(
 ): Promise<ScoreCounts> {
   const { manifest } = scorer;
   const features = manifest.input.features;
-  const classes = classesOf(manifest);
-  const chunkRows = options.chunkRows ?? 1024;
   const width = features.length;
-  const matrix = new Float32Array(chunkRows * width);
-  let header: string[] | undefined;
-  let featureColumns: number[] = [];
-  let passthroughColumns: number[] = [];
-  let pendingRows = 0;
-  const pendingLines: number[] = [];
-  const pendingIds: string[][] = [];
-  let errorText = '';
+  const classes = classesOf(manifest);
+  const decoder = new TextDecoder();
+  const assembler = new RecordAssembler(options);
   const counts = { rowsIn: 0, scored: 0, rejected: 0 };
+  let errorText = '';
+
+  let header: string[] | undefined;
+  let roles: Role[] = [];
+  let targets: number[] = [];
+  let passthroughCount = 0;
+  const levelIndex = features.map((f) => (f.type === 'categorical' ? new Map(f.levels.map((l, i) => [l, i])) : null));
+  const mins = features.map((f) => (f.type === 'numeric' ? (f.min ?? -Infinity) : -Infinity));
+  const maxs = features.map((f) => (f.type === 'numeric' ? (f.max ?? Infinity) : Infinity));
+
+  const pipeline = new ChunkPipeline(scorer, options.chunkRows ?? 1024, async (chunk: Chunk, scores) => {
+    let out = '';
+    for (let r = 0; r < chunk.rows; r++) {
+      const ids = chunk.ids[r] as string[];
+      let row = String(chunk.lines[r]);
+      for (const id of ids) row += `,${csvField(id)}`;
+      const cells = formatScoreCells(scores, r, classes);
+      // Label cells may need quoting; probabilities never do.
+      row += `,${csvField(cells[0]!)}`;
+      for (let k = 1; k < cells.length; k++) row += `,${cells[k]}`;
+      out += `${row}\n`;
+    }
+    await sinks.predictions.write(out);
+    counts.scored += chunk.rows;
+    if (errorText) {
+      const text = errorText;
+      errorText = '';
+      await sinks.errors.write(text);
+    }
+    options.onProgress?.({ ...counts });
+  });
 
   const reject = (row: RejectedRow) => {
     counts.rejected++;
     errorText += `${JSON.stringify(row)}\n`;
   };
 
-  const flush = async () => {
-    if (errorText) {
-      await sinks.errors.write(errorText);
-      errorText = '';
-    }
-    if (pendingRows === 0) return;
-    const scores = await scorer.predict({ data: matrix.subarray(0, pendingRows * width), rows: pendingRows, cols: width });
-    let out = '';
-    for (let r = 0; r < pendingRows; r++) {
-      const row = scores.values.subarray(r * scores.width, (r + 1) * scores.width);
-      out += csvLine([String(pendingLines[r]), ...pendingIds[r]!, ...formatScores(row, classes)]);
-    }
-    await sinks.predictions.write(out);
-    counts.scored += pendingRows;
-    pendingRows = 0;
-    pendingLines.length = 0;
-    pendingIds.length = 0;
-    options.onProgress?.({ ...counts });
+  const readHeader = async (record: CsvRecord) => {
+    if (!record.fields) throw new InvalidFileError(`line ${record.line}: the header row cannot be read: ${record.error}`);
+    header = record.fields.map((h) => h.trim());
+    ({ roles, targets, passthroughCount } = mapColumns(header, manifest));
+    const passthrough = header.filter((_, c) => roles[c] === Role.Passthrough);
+    await sinks.predictions.write(csvLine(predictionColumns(manifest, passthrough)));
   };
 
-  for await (const records of readCsv(source, options)) {
-    for (const record of records) {
-      if (!header) {
-        if (!record.fields) throw new InvalidFileError(`line ${record.line}: the header row cannot be read: ${record.error}`);
-        header = record.fields.map((h) => h.trim());
-        ({ featureColumns, passthroughColumns } = mapColumns(header, manifest));
-        await sinks.predictions.write(csvLine(predictionColumns(manifest, passthroughColumns.map((c) => header![c]!))));
-        continue;
-      }
-      counts.rowsIn++;
-      const fields = record.fields;
-      if (!fields) {
-        reject({ line: record.line, reason: record.error ?? 'malformed row', raw: record.raw });
-        continue;
-      }
-      if (fields.length !== header.length) {
-        reject({ line: record.line, reason: `row has ${fields.length} fields; the header has ${header.length}`, raw: record.raw });
-        continue;
-      }
-      const error = encodeRow(features, (_, i) => fields[featureColumns[i]!], matrix, pendingRows * width);
-      if (error) {
-        reject({ line: record.line, reason: error.reason, field: error.field, raw: record.raw });
-        continue;
-      }
-      pendingLines.push(record.line);
-      pendingIds.push(passthroughColumns.map((c) => fields[c]!));
-      if (++pendingRows === chunkRows) await flush();
+  /** The general path: a parsed record of strings. */
+  const acceptRecord = (record: CsvRecord): Promise<void> | undefined => {
+    counts.rowsIn++;
+    const fields = record.fields;
+    if (!fields) return void reject({ line: record.line, reason: record.error ?? 'malformed row', raw: record.raw });
+    if (fields.length !== header!.length) {
+      return void reject({ line: record.line, reason: `row has ${fields.length} fields; the header has ${header!.length}`, raw: record.raw });
     }
-    // Errors are flushed with every input chunk so their memory stays bounded too.
-    if (errorText.length > 1 << 20) await flush();
+    const chunk = pipeline.current;
+    const offset = chunk.rows * width;
+    const ids = new Array<string>(passthroughCount);
+    for (let c = 0; c < fields.length; c++) {
+      const target = targets[c]!;
+      if (roles[c] === Role.Passthrough) {
+        ids[target] = fields[c]!;
+        continue;
+      }
+      const feature = features[target]!;
+      const value = coerceFeature(feature, fields[c]);
+      if (typeof value === 'string') return void reject({ line: record.line, reason: `feature "${feature.name}" ${value}`, field: feature.name, raw: record.raw });
+      chunk.data[offset + target] = value;
+    }
+    return pipeline.commit(record.line, ids);
+  };
+
+  /** The fast path: one unquoted line, straight from bytes. Falls back to acceptRecord on anything unusual. */
+  const acceptBytes = (line: number, bytes: Uint8Array, start: number, end: number): Promise<void> | undefined => {
+    const chunk = pipeline.current;
+    const offset = chunk.rows * width;
+    const ids = new Array<string>(passthroughCount);
+    let column = 0;
+    let fieldStart = start;
+    const columns = roles.length;
+    while (column < columns) {
+      const role = roles[column]!;
+      const target = targets[column]!;
+      let fieldEnd: number;
+      if (role === Role.Numeric) {
+        const value = scanDecimal(bytes, fieldStart, end);
+        fieldEnd = scan.end;
+        if (!(value >= mins[target]! && value <= maxs[target]!)) break;
+        chunk.data[offset + target] = value;
+      } else {
+        fieldEnd = bytes.indexOf(COMMA, fieldStart);
+        if (fieldEnd < 0 || fieldEnd > end) fieldEnd = end;
+        const text = decoder.decode(bytes.subarray(fieldStart, fieldEnd));
+        if (role === Role.Categorical) {
+          const index = levelIndex[target]!.get(text);
+          if (index === undefined) break;
+          chunk.data[offset + target] = index;
+        } else {
+          ids[target] = text;
+        }
+      }
+      column++;
+      if (fieldEnd === end) {
+        fieldStart = end + 1;
+        break;
+      }
+      if (bytes[fieldEnd] !== COMMA) break;
+      fieldStart = fieldEnd + 1;
+    }
+    if (column === roles.length && fieldStart === end + 1) {
+      counts.rowsIn++;
+      return pipeline.commit(line, ids);
+    }
+    // Missing values, wrong field counts, unknown levels, unusual numbers: the general path decides.
+    const text = decoder.decode(bytes.subarray(start, end));
+    const parsed = parseCsvRecord(text);
+    return acceptRecord(parsed === 'open' || 'error' in parsed ? { line, raw: text, fields: null, error: parsed === 'open' ? 'unclosed quote' : parsed.error } : { line, raw: text, fields: parsed.fields });
+  };
+
+  const assembled: CsvRecord[] = [];
+  const drainAssembled = async () => {
+    for (const record of assembled) {
+      if (!header) await readHeader(record);
+      else await acceptRecord(record);
+    }
+    assembled.length = 0;
+  };
+
+  let lineNumber = 0;
+  let carry: Uint8Array = new Uint8Array(0);
+  let first = true;
+  for await (const piece of source) {
+    let bytes = typeof piece === 'string' ? new TextEncoder().encode(piece) : piece;
+    if (carry.length) {
+      const joined = new Uint8Array(carry.length + bytes.length);
+      joined.set(carry);
+      joined.set(bytes, carry.length);
+      bytes = joined;
+    }
+    let start = 0;
+    if (first && bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3;
+    if (bytes.length) first = false;
+    // Position of the next quote in the buffer, searched again only once passed: rows rarely have one.
+    let nextQuote = bytes.indexOf(QUOTE, start);
+    for (let nl = bytes.indexOf(NEWLINE, start); nl >= 0; nl = bytes.indexOf(NEWLINE, start)) {
+      const end = nl > start && bytes[nl - 1] === CARRIAGE_RETURN ? nl - 1 : nl;
+      lineNumber++;
+      if (nextQuote >= 0 && nextQuote < start) nextQuote = bytes.indexOf(QUOTE, start);
+      if (header && !assembler.open && (nextQuote < 0 || nextQuote >= end)) {
+        if (end > start) {
+          const handedOver = acceptBytes(lineNumber, bytes, start, end);
+          if (handedOver) await handedOver;
+        }
+        start = nl + 1;
+        continue;
+      }
+      assembler.push(lineNumber, decoder.decode(bytes.subarray(start, end)), assembled);
+      await drainAssembled();
+      start = nl + 1;
+    }
+    carry = bytes.slice(start);
+    // Errors are flushed as they accumulate so their memory stays bounded too.
+    if (errorText.length > 1 << 20) {
+      const text = errorText;
+      errorText = '';
+      await sinks.errors.write(text);
+    }
   }
+  if (carry.length) {
+    const end = carry[carry.length - 1] === CARRIAGE_RETURN ? carry.length - 1 : carry.length;
+    assembler.push(++lineNumber, decoder.decode(carry.subarray(0, end)), assembled);
+  }
+  assembler.end(assembled);
+  await drainAssembled();
   if (!header) throw new InvalidFileError('the file is empty; expected a header row naming the features');
-  await flush();
+  await pipeline.finish();
+  if (errorText) await sinks.errors.write(errorText);
   return counts;
 }
 
@@ -145,19 +238,22 @@ function mapColumns(header: readonly string[], manifest: Manifest) {
     seen.add(name);
   }
   const features = manifest.input.features;
-  const missing = features.filter((f) => !header.includes(f.name)).map((f) => f.name);
+  const missing = features.filter((f) => !seen.has(f.name)).map((f) => f.name);
   if (missing.length) {
     throw new InvalidFileError(`the header lacks feature column(s) ${missing.join(', ')} required by ${manifest.name} ${manifest.version}; it has ${header.join(', ')}`);
   }
-  const featureColumns = features.map((f) => header.indexOf(f.name));
-  const featureSet = new Set(featureColumns);
-  const passthroughColumns = header.map((_, i) => i).filter((i) => !featureSet.has(i));
-  return { featureColumns, passthroughColumns };
-}
-
-function formatScores(row: Float32Array, classes: readonly string[]): string[] {
-  if (classes.length === 0) return [String(row[0])];
-  let best = 0;
-  for (let k = 1; k < row.length; k++) if (row[k]! > row[best]!) best = k;
-  return [classes[best]!, ...Array.from(row, (p) => p.toFixed(6))];
+  const roles: Role[] = [];
+  const targets: number[] = [];
+  let passthroughCount = 0;
+  for (const name of header) {
+    const index = features.findIndex((f) => f.name === name);
+    if (index < 0) {
+      roles.push(Role.Passthrough);
+      targets.push(passthroughCount++);
+    } else {
+      roles.push(features[index]!.type === 'numeric' ? Role.Numeric : Role.Categorical);
+      targets.push(index);
+    }
+  }
+  return { roles, targets, passthroughCount };
 }

@@ -76,65 +76,83 @@ export function parseCsvRecord(text: string, delimiter = ','): { fields: string[
 }
 
 /**
- * Reads CSV records from a stream of bytes or text, in arrays. Blank lines are skipped;
- * a UTF-8 byte-order mark is dropped. Memory is bounded by the chunk size plus one record.
+ * Assembles logical records from physical lines: joins the lines of a quoted field that
+ * spans lines, and recovers from an unclosed quote by rejecting its first line and reading
+ * the following lines again.
+ */
+export class RecordAssembler {
+  private pending: string[] = [];
+  private pendingStart = 0;
+  private readonly delimiter: string;
+  private readonly maxRecordLines: number;
+
+  constructor(options: CsvReaderOptions = {}) {
+    this.delimiter = options.delimiter ?? ',';
+    this.maxRecordLines = options.maxRecordLines ?? 100;
+  }
+
+  /** Whether a quoted field is open, so the next line continues a record. */
+  get open(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /** Takes the next physical line (without its line break); appends finished records to `out`. */
+  push(lineNumber: number, line: string, out: CsvRecord[]): void {
+    if (this.pending.length === 0) {
+      if (line.length === 0) return;
+      this.pendingStart = lineNumber;
+    }
+    this.pending.push(line);
+    const text = this.pending.length === 1 ? line : this.pending.join('\n');
+    const parsed = parseCsvRecord(text, this.delimiter);
+    if (parsed === 'open') {
+      if (this.pending.length >= this.maxRecordLines) this.giveUp(`unclosed quote: the quoted field is not closed within ${this.maxRecordLines} lines`, out);
+      return;
+    }
+    if ('error' in parsed && this.pending.length > 1) {
+      // A quote opened on the first line was "closed" by a quote on a later line into malformed
+      // text: take it for an unclosed quote, reject the first line only and re-read the others.
+      this.giveUp(`unclosed quote: the quoted field opened on this line does not close properly (${parsed.error})`, out);
+      return;
+    }
+    this.pending = [];
+    if ('error' in parsed) out.push({ line: this.pendingStart, raw: text, fields: null, error: parsed.error });
+    else out.push({ line: this.pendingStart, raw: text, fields: parsed.fields });
+  }
+
+  /** At the end of input: rejects any open record's first line and reads the rest again, until none is open. */
+  end(out: CsvRecord[]): void {
+    while (this.pending.length) this.giveUp('unclosed quote: the file ends inside a quoted field', out);
+  }
+
+  private giveUp(reason: string, out: CsvRecord[]): void {
+    const [first, ...rest] = this.pending;
+    const start = this.pendingStart;
+    this.pending = [];
+    out.push({ line: start, raw: first!, fields: null, error: reason });
+    rest.forEach((line, i) => this.push(start + 1 + i, line, out));
+  }
+}
+
+/**
+ * Reads CSV records from a stream of bytes or text, in arrays (one per input chunk, to keep
+ * per-row overhead low). Blank lines are skipped; a UTF-8 byte-order mark is dropped.
+ * Memory is bounded by the chunk size plus one record.
  */
 export async function* readCsv(
   source: AsyncIterable<Uint8Array | string>,
   options: CsvReaderOptions = {},
 ): AsyncGenerator<CsvRecord[]> {
-  const delimiter = options.delimiter ?? ',';
-  const maxRecordLines = options.maxRecordLines ?? 100;
   const decoder = new TextDecoder('utf-8', { ignoreBOM: false });
+  const assembler = new RecordAssembler(options);
   let carry = '';
   let lineNumber = 0;
-  // Lines of a record whose quoted field is still open.
-  let pending: string[] = [];
-  let pendingStart = 0;
-
-  function* consume(line: string): Generator<CsvRecord> {
-    lineNumber++;
-    if (pending.length === 0) {
-      if (line.length === 0) return;
-      pendingStart = lineNumber;
-    }
-    pending.push(line);
-    const text = pending.join('\n');
-    const parsed = parseCsvRecord(text, delimiter);
-    if (parsed === 'open') {
-      if (pending.length < maxRecordLines) return;
-      // Give up on the open quote: reject its first line and re-read the others.
-      const [first, ...rest] = pending;
-      const start = pendingStart;
-      pending = [];
-      yield { line: start, raw: first!, fields: null, error: `unclosed quote: the quoted field is not closed within ${maxRecordLines} lines` };
-      lineNumber = start;
-      for (const again of rest) yield* consume(again);
-      return;
-    }
-    if ('error' in parsed && pending.length > 1) {
-      // A quote opened on the first line was "closed" by a quote on a later line into malformed
-      // text: take it for an unclosed quote, reject the first line only and re-read the others.
-      const [first, ...rest] = pending;
-      const start = pendingStart;
-      pending = [];
-      yield { line: start, raw: first!, fields: null, error: `unclosed quote: the quoted field opened on this line does not close properly (${parsed.error})` };
-      lineNumber = start;
-      for (const again of rest) yield* consume(again);
-      return;
-    }
-    pending = [];
-    if ('error' in parsed) yield { line: pendingStart, raw: text, fields: null, error: parsed.error };
-    else yield { line: pendingStart, raw: text, fields: parsed.fields };
-  }
-
   for await (const chunk of source) {
     const text = carry + (typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
     const records: CsvRecord[] = [];
     let start = 0;
     for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
-      const line = text.charCodeAt(end - 1) === 13 ? text.slice(start, end - 1) : text.slice(start, end);
-      for (const record of consume(line)) records.push(record);
+      assembler.push(++lineNumber, text.charCodeAt(end - 1) === 13 ? text.slice(start, end - 1) : text.slice(start, end), records);
       start = end + 1;
     }
     carry = text.slice(start);
@@ -142,16 +160,8 @@ export async function* readCsv(
   }
   const tail = carry + decoder.decode();
   const records: CsvRecord[] = [];
-  if (tail.length) for (const record of consume(tail.endsWith('\r') ? tail.slice(0, -1) : tail)) records.push(record);
-  // End of file inside a quoted field: reject its first line and re-read the rest, until none is open.
-  while (pending.length) {
-    const [first, ...rest] = pending;
-    const start = pendingStart;
-    pending = [];
-    records.push({ line: start, raw: first!, fields: null, error: 'unclosed quote: the file ends inside a quoted field' });
-    lineNumber = start;
-    for (const again of rest) for (const record of consume(again)) records.push(record);
-  }
+  if (tail.length) assembler.push(++lineNumber, tail.endsWith('\r') ? tail.slice(0, -1) : tail, records);
+  assembler.end(records);
   if (records.length) yield records;
 }
 
