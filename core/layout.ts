@@ -9,6 +9,8 @@ export const DataPrefixes = {
   batchOutput: 'batch/output/',
   /** Rejected rows and why, mirroring the input key. */
   batchErrors: 'batch/errors/',
+  /** Outputs being written; moved to batch/output/ and batch/errors/ only when complete. */
+  batchStaging: 'batch/staging/',
   /** One manifest per input file that reconciles input, scored and rejected counts. */
   batchManifests: 'batch/manifests/',
   /** Sampled requests and predictions written by the serving path. */

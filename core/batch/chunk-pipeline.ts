@@ -57,6 +57,8 @@ export class ChunkPipeline {
       await previous;
       await this.write(chunk, scores);
     })();
+    // The failure surfaces at the next submit or at finish; mark it handled until then.
+    this.inflight.catch(() => {});
     // The other buffer was submitted before this one; it is reusable once its job is done.
     this.active = 1 - this.active;
     await previous;

@@ -1,0 +1,18 @@
+import { z } from 'zod';
+
+/** Environment of the batch scoring function; the Batch construct sets every variable. */
+export const BatchEnvSchema = z.object({
+  MODEL_BUCKET: z.string().min(3),
+  DATA_BUCKET: z.string().min(3),
+  CHUNK_ROWS: z.coerce.number().int().positive().default(1024),
+  /** Path-style S3 addressing, for S3-compatible endpoints (the embedded S3 via AWS_ENDPOINT_URL_S3). */
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+});
+
+export type BatchEnv = z.infer<typeof BatchEnvSchema>;
+
+export function batchEnv(env: NodeJS.ProcessEnv = process.env): BatchEnv {
+  const result = BatchEnvSchema.safeParse(env);
+  if (!result.success) throw new Error(`invalid environment: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return result.data;
+}

@@ -1,0 +1,40 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { S3Client } from '@aws-sdk/client-s3';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { runBatchJob } from '../../core/batch/job';
+import { logger, metrics, tracer } from '../shared/powertools';
+import { createBatchApp, keysOfS3Event } from './app';
+import { batchEnv } from './env';
+
+const env = batchEnv();
+const s3 = tracer.captureAWSv3Client(new S3Client({ forcePathStyle: env.S3_FORCE_PATH_STYLE }));
+const app = createBatchApp(s3, { models: env.MODEL_BUCKET, data: env.DATA_BUCKET }, env.CHUNK_ROWS);
+
+/**
+ * SQS (fed by S3 ObjectCreated notifications on batch/input/) → one scoring job per object.
+ * A message whose job throws is reported as a batch item failure, so SQS retries it (and
+ * after the maximum receives, moves it to the dead-letter queue); the job is idempotent.
+ */
+export async function handler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+  logger.addContext(context);
+  const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
+  for (const message of event.Records) {
+    try {
+      for (const { bucket, key } of keysOfS3Event(JSON.parse(message.body))) {
+        if (bucket !== env.DATA_BUCKET) continue;
+        const outcome = await runBatchJob(key, app);
+        logger.info('batch job', { key, status: outcome.status, ...(outcome.manifest ? { rowsIn: outcome.manifest.rowsIn, scored: outcome.manifest.scored, rejected: outcome.manifest.rejected } : {}), ...('reason' in outcome ? { reason: outcome.reason } : {}) });
+        if (outcome.manifest && outcome.status !== 'skipped') {
+          metrics.addMetric('BatchRowsScored', MetricUnit.Count, outcome.manifest.scored);
+          metrics.addMetric('BatchRowsRejected', MetricUnit.Count, outcome.manifest.rejected);
+          metrics.addMetric(outcome.status === 'succeeded' ? 'BatchJobsSucceeded' : 'BatchJobsFailed', MetricUnit.Count, 1);
+        }
+      }
+    } catch (error) {
+      logger.error('batch job failed; the message will be retried', { error: error as Error, messageId: message.messageId });
+      batchItemFailures.push({ itemIdentifier: message.messageId });
+    }
+  }
+  metrics.publishStoredMetrics();
+  return { batchItemFailures };
+}

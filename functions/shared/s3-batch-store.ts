@@ -1,0 +1,81 @@
+import { PassThrough } from 'node:stream';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, NotFound, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { Readable } from 'node:stream';
+import type { BatchObjectStore, StagedWriter } from '../../core/batch/job';
+
+const isMissing = (error: unknown) => error instanceof NoSuchKey || error instanceof NotFound || ['NoSuchKey', 'NotFound'].includes((error as { name?: string }).name ?? '');
+
+/**
+ * Batch jobs' object storage on S3 (or the embedded S3): streaming reads, ranged reads for
+ * Parquet, and outputs streamed by multipart upload to a staging key, then copied into place.
+ */
+export class S3BatchStore implements BatchObjectStore {
+  constructor(
+    private readonly client: S3Client,
+    readonly bucket: string,
+  ) {}
+
+  async head(key: string) {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { etag: (head.ETag ?? '').replaceAll('"', ''), size: head.ContentLength ?? 0 };
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw error;
+    }
+  }
+
+  async *read(key: string): AsyncIterable<Uint8Array> {
+    const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    yield* response.Body as Readable;
+  }
+
+  async readRange(key: string, start: number, end: number): Promise<Uint8Array> {
+    const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end - 1}` }));
+    return response.Body!.transformToByteArray();
+  }
+
+  async readText(key: string): Promise<string | null> {
+    try {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return await response.Body!.transformToString();
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw error;
+    }
+  }
+
+  async writeText(key: string, text: string): Promise<void> {
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: text }));
+  }
+
+  async openWriter(key: string, staging: string): Promise<StagedWriter> {
+    const body = new PassThrough();
+    const upload = new Upload({ client: this.client, params: { Bucket: this.bucket, Key: staging, Body: body }, queueSize: 2, partSize: 8 * 1024 * 1024 });
+    const done = upload.done();
+    // Surface upload errors at commit rather than as an unhandled rejection.
+    done.catch(() => {});
+    let failed: unknown;
+    body.on('error', (error) => (failed = error));
+    return {
+      write: (text) =>
+        new Promise<void>((resolve, reject) => {
+          if (failed) return reject(failed);
+          if (body.write(text)) resolve();
+          else body.once('drain', resolve);
+        }),
+      commit: async () => {
+        body.end();
+        await done;
+        await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: key, CopySource: `${this.bucket}/${encodeURIComponent(staging).replaceAll('%2F', '/')}` }));
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: staging }));
+      },
+      abort: async () => {
+        body.destroy();
+        await upload.abort().catch(() => {});
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: staging })).catch(() => {});
+      },
+    };
+  }
+}
