@@ -1,26 +1,41 @@
 import { join } from 'node:path';
 import { CaptureBuffer } from '../core/capture/capture';
-import { DirectoryStore } from '../core/model/blob-store';
 import { InferenceEngine } from '../core/model/engine';
 import { ModelRepository } from '../core/model/registry';
+import { createBatchApp } from '../functions/batch/app';
+import { S3BlobStore } from '../functions/shared/s3-blob-store';
 import { startApiServer } from './api-server';
+import { BatchWatcher } from './batch-watcher';
 import { DEMO_MODEL, ensureDemoModel } from './bootstrap';
 import type { LocalConfig } from './config';
+import { type EmbeddedS3, startEmbeddedS3 } from './embedded-s3';
+
+/** Bucket names of the local platform (the deployed ones come from the Storage stack). */
+export const LOCAL_BUCKETS = { models: 'mlops-models', data: 'mlops-data' } as const;
 
 export interface RunningPlatform {
   readonly apiUrl: string;
+  readonly s3: EmbeddedS3;
   readonly engine: InferenceEngine;
   readonly capture: CaptureBuffer;
+  readonly batch: BatchWatcher;
   stop(): Promise<void>;
 }
 
-/** Starts the one-machine platform: bootstraps the demo model, serves the API, captures traffic. */
+/**
+ * Starts the one-machine platform: the embedded S3 (models and data buckets, kept in
+ * MLOPS_HOME), the demo model on first start, the inference API reading models from S3 and
+ * capturing to it, and the batch watcher — the same code the Lambdas run.
+ */
 export async function startPlatform(config: LocalConfig, log: (line: string) => void): Promise<RunningPlatform> {
-  await ensureDemoModel(config.home, log);
-  const models = new ModelRepository(new DirectoryStore(config.home));
-  const dataBucket = new DirectoryStore(join(config.home, 'data-bucket'));
+  const s3 = await startEmbeddedS3({ directory: join(config.home, 's3'), port: config.s3Port, buckets: Object.values(LOCAL_BUCKETS) });
+  const modelStore = new S3BlobStore(s3.client, LOCAL_BUCKETS.models);
+  const dataStore = new S3BlobStore(s3.client, LOCAL_BUCKETS.data);
+  const models = new ModelRepository(modelStore);
+  await ensureDemoModel(models, join(config.home, 'work'), log);
+
   const engine = new InferenceEngine(models);
-  const capture = new CaptureBuffer((key, body) => dataBucket.write(key, body), {
+  const capture = new CaptureBuffer((key, body) => dataStore.write(key, body), {
     maxAgeMs: 5_000,
     onError: (error) => log(`capture write failed: ${(error as Error).message}`),
   });
@@ -28,14 +43,23 @@ export async function startPlatform(config: LocalConfig, log: (line: string) => 
     { engine, capture, requiredModels: [DEMO_MODEL.name], onError: (error) => log(`error: ${(error as Error).stack ?? String(error)}`) },
     { port: config.port },
   );
+  const batchApp = createBatchApp(s3.client, LOCAL_BUCKETS);
+  const batch = new BatchWatcher(batchApp, log);
+  batch.watch(s3, LOCAL_BUCKETS.data);
+  await batch.catchUp(dataStore);
   return {
     apiUrl: api.url,
+    s3,
     engine,
     capture,
+    batch,
     stop: async () => {
       await api.close();
+      await batch.idle();
       await capture.flush();
       await engine.release();
+      await batchApp.engine.release();
+      await s3.close();
     },
   };
 }

@@ -1,6 +1,9 @@
 import { DEMO_MODEL } from './bootstrap';
 import { localConfig } from './config';
-import { startPlatform } from './platform';
+import { LOCAL_BUCKETS, startPlatform } from './platform';
+
+// The SDK's notice that its 2027 releases will need Node 22 is not actionable while serving locally.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /** `npm start`: the platform on this machine, until Ctrl-C. */
 async function main(): Promise<void> {
@@ -25,6 +28,10 @@ async function main(): Promise<void> {
   predict     curl -s -H 'content-type: application/json' -d '${JSON.stringify(example)}' ${platform.apiUrl}/models/${DEMO_MODEL.name}/predict
   OIP v2      curl -s -H 'content-type: application/json' -d '{"inputs":[{"name":"age","shape":[1],"datatype":"FP32","data":[41]},{"name":"income","shape":[1],"datatype":"FP32","data":[52000]},{"name":"tenure_months","shape":[1],"datatype":"FP32","data":[6]},{"name":"sessions_per_week","shape":[1],"datatype":"FP32","data":[2.5]},{"name":"support_tickets","shape":[1],"datatype":"FP32","data":[4]},{"name":"monthly_spend","shape":[1],"datatype":"FP32","data":[80.5]},{"name":"plan","shape":[1],"datatype":"BYTES","data":["basic"]},{"name":"region","shape":[1],"datatype":"BYTES","data":["eu"]},{"name":"channel","shape":[1],"datatype":"BYTES","data":["web"]}]}' ${platform.apiUrl}/v2/models/${DEMO_MODEL.name}/infer
 
+  S3          ${platform.s3.endpoint}  (buckets ${LOCAL_BUCKETS.models}, ${LOCAL_BUCKETS.data}; credentials AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER)
+  batch       aws s3 cp customers.csv s3://${LOCAL_BUCKETS.data}/batch/input/${DEMO_MODEL.name}/customers.csv --endpoint-url ${platform.s3.endpoint}
+              → s3://${LOCAL_BUCKETS.data}/batch/output/${DEMO_MODEL.name}/customers.csv.predictions.csv, batch/errors/…, batch/manifests/…
+
   Ctrl-C stops the platform; data stays in ${config.home}.
 `);
 
@@ -32,7 +39,7 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log(`${signal}: stopping (flushing capture)…`);
+    log(`${signal}: stopping (finishing batch jobs, flushing capture)…`);
     await platform.stop();
     log('stopped');
     process.exit(0);

@@ -1,0 +1,66 @@
+import type { BatchJobDependencies, BatchJobOutcome } from '../core/batch/job';
+import { runBatchJob } from '../core/batch/job';
+import { DataPrefixes } from '../core/layout';
+import type { BlobStore } from '../core/model/blob-store';
+import type { EmbeddedS3 } from './embedded-s3';
+
+/**
+ * The local twin of S3 → SQS → batch Lambda: new objects under batch/input/ of the data
+ * bucket become jobs, run one at a time by the same runBatchJob. On start it also picks up
+ * inputs that arrived while the platform was down (idempotency makes that safe).
+ */
+export class BatchWatcher {
+  private queue: string[] = [];
+  private running: Promise<void> | null = null;
+  readonly outcomes: { key: string; outcome: BatchJobOutcome | { status: 'error'; reason: string } }[] = [];
+
+  constructor(
+    private readonly deps: BatchJobDependencies,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** Subscribes to the embedded S3's notifications for one bucket. */
+  watch(s3: EmbeddedS3, bucket: string): void {
+    s3.onEvent((record) => {
+      if (record.s3.bucket.name !== bucket || !record.eventName.startsWith('ObjectCreated')) return;
+      const key = decodeURIComponent(record.s3.object.key.replace(/\+/g, ' '));
+      if (key.startsWith(DataPrefixes.batchInput)) this.enqueue(key);
+    });
+  }
+
+  /** Queues every input that has no manifest yet. */
+  async catchUp(data: BlobStore): Promise<void> {
+    const keys = await data.list(DataPrefixes.batchInput);
+    const manifests = new Set(await data.list(DataPrefixes.batchManifests));
+    for (const key of keys) {
+      const relative = key.slice(DataPrefixes.batchInput.length);
+      if (!manifests.has(`${DataPrefixes.batchManifests}${relative}.manifest.json`)) this.enqueue(key);
+    }
+  }
+
+  enqueue(key: string): void {
+    this.queue.push(key);
+    this.running ??= this.drain();
+  }
+
+  /** Resolves when every queued job has finished. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length) {
+      const key = this.queue.shift()!;
+      try {
+        const outcome = await runBatchJob(key, this.deps);
+        this.outcomes.push({ key, outcome });
+        const m = outcome.manifest;
+        this.log(outcome.status === 'skipped' ? `batch: skipped ${key}: ${outcome.reason}` : `batch: ${outcome.status} ${key}: ${m?.rowsIn} rows, ${m?.scored} scored, ${m?.rejected} rejected${m?.error ? ` (${m.error})` : ''}`);
+      } catch (error) {
+        this.outcomes.push({ key, outcome: { status: 'error', reason: (error as Error).message } });
+        this.log(`batch: error on ${key}: ${(error as Error).message}`);
+      }
+    }
+    this.running = null;
+  }
+}

@@ -1,0 +1,60 @@
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createServer } from 'node:net';
+import { type RunningPlatform, LOCAL_BUCKETS, startPlatform } from '../../local/platform';
+import { generatedHeader, generateRows } from '../../model-pipeline/data/generate';
+import { churnInstance } from '../helpers/demo-package';
+import { useTempDir } from '../helpers/tmp';
+
+/** The one-machine platform as `npm start` runs it: embedded S3, API, batch watcher, restart. */
+
+const tmp = useTempDir();
+let platform: RunningPlatform | undefined;
+
+afterAll(async () => {
+  await platform?.stop();
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('the local platform', { timeout: 120_000 }, () => {
+  let s3Port: number;
+
+  it('bootstraps the demo model into the embedded S3 and serves it over HTTP', async () => {
+    s3Port = await freePort();
+    platform = await startPlatform({ home: tmp.path, port: 0, s3Port }, () => {});
+    const response = await fetch(`${platform.apiUrl}/models/demo/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: [churnInstance] }) });
+    expect(response.status).toBe(200);
+  });
+
+  it('scores a file dropped into batch/input/ through the S3 API', async () => {
+    const csv = [generatedHeader().join(','), ...[...generateRows({ rows: 200, seed: 2 })].map((r) => r.cells.join(','))].join('\n');
+    await platform!.s3.client.send(new PutObjectCommand({ Bucket: LOCAL_BUCKETS.data, Key: 'batch/input/demo/dropped.csv', Body: csv }));
+    let manifest: Record<string, unknown> | undefined;
+    for (let i = 0; i < 100 && !manifest; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      await platform!.batch.idle();
+      manifest = await platform!.s3.client
+        .send(new GetObjectCommand({ Bucket: LOCAL_BUCKETS.data, Key: 'batch/manifests/demo/dropped.csv.manifest.json' }))
+        .then(async (r) => JSON.parse(await r.Body!.transformToString()))
+        .catch(() => undefined);
+    }
+    expect(manifest).toMatchObject({ status: 'succeeded', rowsIn: 200, scored: 200, rejected: 0 });
+  });
+
+  it('keeps models and batch results across a restart', async () => {
+    await platform!.stop();
+    platform = await startPlatform({ home: tmp.path, port: 0, s3Port }, () => {});
+    const manifest = await platform.s3.client.send(new GetObjectCommand({ Bucket: LOCAL_BUCKETS.data, Key: 'batch/manifests/demo/dropped.csv.manifest.json' }));
+    expect(JSON.parse(await manifest.Body!.transformToString())).toMatchObject({ scored: 200 });
+    const response = await fetch(`${platform.apiUrl}/v2/models/demo`);
+    expect(response.status).toBe(200);
+  });
+});
