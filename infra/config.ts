@@ -40,6 +40,37 @@ const StorageSchema = z.strictObject({
   useKmsKey: z.boolean().default(true),
 });
 
+const ServerlessSchema = z.strictObject({
+  /** Memory of the inference Lambda in MB; CPU share grows with it (1769 MB = one vCPU). */
+  memoryMb: z.number().int().min(128).max(10240).default(2048),
+  /** Timeout of the inference Lambda; API Gateway gives up after 29 s anyway. */
+  timeoutSeconds: z.number().int().min(1).max(29).default(29),
+  /** Processor architecture of the inference Lambda and its ONNX Runtime layer. */
+  architecture: z.enum(['arm64', 'x86_64']).default('arm64'),
+  /** Warm containers kept on the live alias; 0 for none (no standing cost). */
+  provisionedConcurrency: z.number().int().min(0).default(0),
+  /** How API consumers authenticate: SigV4-signed requests (IAM) or an API key with a usage plan. */
+  apiAuth: z.enum(['iam', 'apiKey']).default('iam'),
+  /** Stage-wide request rate (steady, per second) and burst; also the usage plan's in apiKey mode. */
+  throttle: z
+    .strictObject({
+      rateLimit: z.number().positive().default(100),
+      burstLimit: z.number().int().min(1).default(200),
+    })
+    .prefault({}),
+  /** Requests per day per API key (apiKey mode); no quota when absent. */
+  dailyQuota: z.number().int().min(1).optional(),
+  /** Share of requests whose inputs and predictions are captured to the data bucket. */
+  captureSampleRate: z.number().min(0).max(1).default(1),
+  /** Most rows (instances) one request may carry. */
+  maxBatchRows: z.number().int().min(1).default(1000),
+  /** How CodeDeploy shifts traffic to a new function version. */
+  canary: z.enum(['canary10Percent5Minutes', 'linear10PercentEvery1Minute', 'allAtOnce']).default('canary10Percent5Minutes'),
+}).refine((s) => s.dailyQuota === undefined || s.apiAuth === 'apiKey', {
+  message: 'applies only when apiAuth is "apiKey"',
+  path: ['dailyQuota'],
+});
+
 /** The platform configuration: every key a platform engineer can set, with its default. */
 export const PlatformConfigSchema = z
   .strictObject({
@@ -69,6 +100,8 @@ export const PlatformConfigSchema = z
         });
       }),
     storage: StorageSchema.prefault({}),
+    /** The Lambda inference API of models whose servingMode is serverless or both. */
+    serverless: ServerlessSchema.prefault({}),
     /** What happens to buckets and keys when a stack is deleted. */
     removalPolicy: z.enum(['retain', 'destroy']).default('retain'),
   });
@@ -79,6 +112,8 @@ export type PlatformConfig = z.output<typeof PlatformConfigSchema>;
 export type ModelConfig = PlatformConfig['models'][number];
 /** Storage settings, with defaults filled in. */
 export type StorageConfig = PlatformConfig['storage'];
+/** Serverless inference settings, with defaults filled in. */
+export type ServerlessConfig = PlatformConfig['serverless'];
 
 /** Thrown when a configuration does not match the schema; the message lists every invalid field. */
 export class ConfigError extends Error {

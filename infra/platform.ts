@@ -1,10 +1,13 @@
 import { type App, RemovalPolicy, Tags } from 'aws-cdk-lib';
 import type { PlatformConfig } from './config';
+import { ServerlessInferenceStack } from './stacks/serverless-inference-stack';
 import { StorageStack } from './stacks/storage-stack';
 
 /** The stacks of one deployment stage. */
 export interface Platform {
   readonly storage: StorageStack;
+  /** Present when some model's servingMode is serverless or both. */
+  readonly serverlessInference: ServerlessInferenceStack | undefined;
 }
 
 /** Adds the stacks of one deployment stage, as the configuration describes it, to the app. */
@@ -21,7 +24,23 @@ export function addPlatformStacks(app: App, config: PlatformConfig): Platform {
     storage: config.storage,
     removalPolicy,
   });
-  return { storage };
+
+  const serverlessModels = config.models.filter((m) => m.servingMode === 'serverless' || m.servingMode === 'both');
+  const serverlessInference =
+    serverlessModels.length === 0
+      ? undefined
+      : new ServerlessInferenceStack(app, stackName(config, 'ServerlessInference'), {
+          env,
+          description: `MLOps ${config.stage}: Lambda inference API`,
+          stage: config.stage,
+          serverless: config.serverless,
+          modelNames: serverlessModels.map((m) => m.name),
+          modelBucket: storage.modelBucket,
+          dataBucket: storage.dataBucket,
+          key: storage.key,
+          removalPolicy,
+        });
+  return { storage, serverlessInference };
 }
 
 function stackName(config: PlatformConfig, part: string): string {

@@ -14,7 +14,7 @@ export function registerScore(program: Command): void {
     .requiredOption('--out <file>', 'predictions CSV; <out>.errors.jsonl and <out>.manifest.json are written beside it')
     .option('--chunk <rows>', 'rows per model call', integer('--chunk'), 1024)
     .action(async (location, input, o) => {
-      const predictor = await Predictor.create(await openPackage(location));
+      const predictor = await Predictor.create(await openPackage(location), { worker: true });
       const bar = progress('score', 100, '%');
       try {
         const manifest = await scoreFile(predictor, input, o.out, {

@@ -1,4 +1,5 @@
-import type { Manifest } from './manifest';
+import { type Manifest, PackageFiles } from './manifest';
+import type { ModelPackage } from './model-package';
 import { MicroBatcher, type MicroBatchOptions } from './micro-batcher';
 import type { Matrix, SessionOptions } from './onnx-session';
 import { type BatchScores, Predictor } from './predictor';
@@ -9,6 +10,15 @@ export interface EngineOptions extends SessionOptions {
   readonly batching?: MicroBatchOptions | false;
   /** How long the serving version of a model is trusted before the registry is read again. @default 30000 */
   readonly servingTtlMs?: number;
+  /** Serve a package's int8 model when it has one that passed its quantization gate. @default true */
+  readonly preferQuantized?: boolean;
+}
+
+/** The ONNX file to serve: the int8 model when present and its gate passed, else the float model. */
+export function servingModelFile(pkg: ModelPackage, preferQuantized = true): string {
+  const q = pkg.manifest.quantization;
+  if (preferQuantized && q?.servable && q.file && pkg.files.has(q.file)) return q.file;
+  return PackageFiles.model;
 }
 
 /** A model version loaded for serving. */
@@ -69,7 +79,7 @@ export class InferenceEngine {
 
   private async load(name: string, version: string) {
     const pkg = await this.repository.load(name, version);
-    const predictor = await Predictor.create(pkg, this.options);
+    const predictor = await Predictor.create(pkg, { ...this.options, modelFile: servingModelFile(pkg, this.options.preferQuantized) });
     const batching = this.options.batching;
     const batcher = batching === false ? null : new MicroBatcher((m) => predictor.predict(m), batching ?? {});
     const served: ServedModel = {

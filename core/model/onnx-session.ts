@@ -27,11 +27,29 @@ export interface Matrix {
 /** Output tensor values keyed by output name. */
 export type OutputValues = Record<string, { readonly data: ArrayLike<number | bigint | string>; readonly dims: readonly number[] }>;
 
+/** What the Predictor needs of a session: the in-process OnnxSession or the WorkerSession. */
+export interface ModelSession {
+  readonly inputs: readonly TensorSignature[];
+  readonly outputs: readonly TensorSignature[];
+  run(input: string, matrix: Matrix, outputNames?: readonly string[]): Promise<OutputValues>;
+  release(): Promise<void>;
+}
+
+/** ONNX Runtime session settings used everywhere (one model, one thread by default). */
+export function ortSessionOptions(options: SessionOptions): ort.InferenceSession.SessionOptions {
+  return {
+    intraOpNumThreads: options.intraOpThreads ?? 1,
+    interOpNumThreads: options.interOpThreads ?? 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  };
+}
+
 /**
  * One ONNX Runtime session, created once and reused for every call. Input and output
  * names come from the model, never from code, so any exporter's model fits.
  */
-export class OnnxSession {
+export class OnnxSession implements ModelSession {
   private constructor(
     private readonly session: ort.InferenceSession,
     readonly inputs: readonly TensorSignature[],
@@ -40,12 +58,7 @@ export class OnnxSession {
 
   /** Loads a model from its bytes. */
   static async create(model: Uint8Array, options: SessionOptions = {}): Promise<OnnxSession> {
-    const session = await ort.InferenceSession.create(model, {
-      intraOpNumThreads: options.intraOpThreads ?? 1,
-      interOpNumThreads: options.interOpThreads ?? 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
+    const session = await ort.InferenceSession.create(model, ortSessionOptions(options));
     return new OnnxSession(session, session.inputMetadata.map(signature), session.outputMetadata.map(signature));
   }
 
@@ -66,7 +79,8 @@ export class OnnxSession {
   }
 }
 
-function signature(meta: ort.InferenceSession.ValueMetadata): TensorSignature {
+/** A model input's or output's declared signature, as ONNX Runtime reports it. */
+export function signature(meta: ort.InferenceSession.ValueMetadata): TensorSignature {
   if (!meta.isTensor) return { name: meta.name, type: 'non-tensor', shape: [] };
   return { name: meta.name, type: meta.type, shape: meta.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : d ?? null)) };
 }

@@ -1,6 +1,7 @@
 import { classesOf, InvalidPackageError, type Manifest, PackageFiles } from './manifest';
 import type { ModelPackage } from './model-package';
-import { type Matrix, OnnxSession, type SessionOptions, type TensorSignature } from './onnx-session';
+import { type Matrix, type ModelSession, OnnxSession, type SessionOptions, type TensorSignature } from './onnx-session';
+import { WorkerSession } from './worker-session';
 
 /** Scores for a batch: class probabilities (rows × classes) or regression values (rows × 1). */
 export interface BatchScores {
@@ -16,6 +17,12 @@ export interface PredictorOptions extends SessionOptions {
    * @default 'model.onnx'
    */
   readonly modelFile?: string;
+  /**
+   * Run ONNX Runtime on a worker thread, so the caller's thread stays free (batch scoring
+   * overlaps parsing with inference this way). Costs a thread hop per call.
+   * @default false
+   */
+  readonly worker?: boolean;
 }
 
 /**
@@ -27,7 +34,7 @@ export class Predictor {
   private constructor(
     readonly manifest: Manifest,
     readonly modelFile: string,
-    private readonly session: OnnxSession,
+    private readonly session: ModelSession,
     private readonly scoreColumns: number | null,
   ) {}
 
@@ -42,14 +49,18 @@ export class Predictor {
   /** Creates the ONNX session for model bytes described by a manifest (before a package is written). */
   static async fromModel(manifest: Manifest, model: Uint8Array, options: PredictorOptions = {}): Promise<Predictor> {
     const modelFile = options.modelFile ?? PackageFiles.model;
-    let session: OnnxSession;
+    let session: ModelSession;
     try {
-      session = await OnnxSession.create(model, options);
+      session = options.worker ? await WorkerSession.create(model, options) : await OnnxSession.create(model, options);
     } catch (error) {
       throw new InvalidPackageError(modelFile, `ONNX Runtime cannot load it: ${(error as Error).message}`);
     }
-    const scoreColumns = checkSignature(manifest, modelFile, session);
-    return new Predictor(manifest, modelFile, session, scoreColumns);
+    try {
+      return new Predictor(manifest, modelFile, session, checkSignature(manifest, modelFile, session));
+    } catch (error) {
+      await session.release();
+      throw error;
+    }
   }
 
   /** Number of input columns the model expects. */
@@ -123,7 +134,7 @@ function widenSigmoid(column: Float32Array, isLogit: boolean): Float32Array {
  * Compares the model's declared signature with the manifest and returns the expected
  * number of score columns (null when the model leaves it symbolic).
  */
-function checkSignature(manifest: Manifest, file: string, session: OnnxSession): number | null {
+function checkSignature(manifest: Manifest, file: string, session: ModelSession): number | null {
   const describe = (list: readonly TensorSignature[]) =>
     list.map((s) => `${s.name} (${s.type} [${s.shape.map((d) => d ?? '?').join(', ')}])`).join(', ');
   const input = session.inputs.find((s) => s.name === manifest.input.tensor);

@@ -15,8 +15,9 @@ export function keysOfS3Event(body: unknown): { bucket: string; key: string }[] 
 
 /** The job dependencies over S3: the same for the Lambda and the local batch watcher. */
 export function createBatchApp(s3: S3Client, buckets: { models: string; data: string }, chunkRows?: number): BatchJobDependencies & { engine: InferenceEngine } {
-  // Batch calls are already large: micro-batching would only add a hop.
-  const engine = new InferenceEngine(new ModelRepository(new S3BlobStore(s3, buckets.models)), { batching: false });
+  // Batch calls are already large: micro-batching would only add a hop. The session runs on a
+  // worker thread so parsing the next chunk overlaps with scoring this one.
+  const engine = new InferenceEngine(new ModelRepository(new S3BlobStore(s3, buckets.models)), { batching: false, worker: true });
   return {
     engine,
     store: new S3BatchStore(s3, buckets.data),

@@ -6,7 +6,7 @@ import type { Construct } from 'constructs';
 import type { StorageConfig } from '../config';
 import { PlatformKey } from '../constructs/platform-key';
 import { SecureBucket } from '../constructs/secure-bucket';
-import { type DataPrefix, DataPrefixes } from '../layout';
+import { type DataPrefix, DataPrefixes } from '../../core/layout';
 
 /** Properties of a {@link StorageStack}. */
 export interface StorageStackProps extends StackProps {

@@ -15,8 +15,61 @@ describe('parseConfig', () => {
       region: 'us-east-1',
       models: [{ name: 'demo', servingMode: 'serverless', gpuInstanceType: 'ml.g5.xlarge', minInstances: 1, maxInstances: 2 }],
       storage: { dataRetentionDays: 90, noncurrentModelVersionDays: 365, accessLogRetentionDays: 365, useKmsKey: true },
+      serverless: {
+        memoryMb: 2048,
+        timeoutSeconds: 29,
+        architecture: 'arm64',
+        provisionedConcurrency: 0,
+        apiAuth: 'iam',
+        throttle: { rateLimit: 100, burstLimit: 200 },
+        captureSampleRate: 1,
+        maxBatchRows: 1000,
+        canary: 'canary10Percent5Minutes',
+      },
       removalPolicy: 'retain',
     });
+  });
+
+  it('fills in the serverless throttle defaults a partial throttle leaves out', () => {
+    const config = parseConfig({ stage: 'dev', serverless: { throttle: { rateLimit: 20 } } });
+
+    expect(config.serverless.throttle).toEqual({ rateLimit: 20, burstLimit: 200 });
+  });
+
+  it('keeps a daily quota for API keys when one is given', () => {
+    const config = parseConfig({ stage: 'dev', serverless: { apiAuth: 'apiKey', dailyQuota: 10000 } });
+
+    expect(config.serverless.dailyQuota).toBe(10000);
+  });
+
+  it('rejects a daily quota without API keys', () => {
+    expect(() => parseConfig({ stage: 'dev', serverless: { dailyQuota: 10000 } })).toThrow(
+      /serverless\.dailyQuota: applies only when apiAuth is "apiKey"/,
+    );
+  });
+
+  it('rejects a serverless timeout above API Gateway\'s 29 seconds', () => {
+    expect(() => parseConfig({ stage: 'dev', serverless: { timeoutSeconds: 60 } })).toThrow(
+      /serverless\.timeoutSeconds: .*\(received 60\)/,
+    );
+  });
+
+  it('rejects a capture sample rate above 1', () => {
+    expect(() => parseConfig({ stage: 'dev', serverless: { captureSampleRate: 1.5 } })).toThrow(
+      /serverless\.captureSampleRate: .*\(received 1\.5\)/,
+    );
+  });
+
+  it('rejects an unknown canary, listing the accepted ones', () => {
+    expect(() => parseConfig({ stage: 'dev', serverless: { canary: 'blueGreen' } })).toThrow(
+      /serverless\.canary: must be one of "canary10Percent5Minutes", "linear10PercentEvery1Minute", "allAtOnce" \(received "blueGreen"\)/,
+    );
+  });
+
+  it('rejects an unknown serverless architecture', () => {
+    expect(() => parseConfig({ stage: 'dev', serverless: { architecture: 'arm' } })).toThrow(
+      /serverless\.architecture: must be one of "arm64", "x86_64" \(received "arm"\)/,
+    );
   });
 
   it('keeps the account and alarm email it is given', () => {

@@ -4,7 +4,7 @@ import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../infra/config';
-import { DataPrefixes } from '../../infra/layout';
+import { DataPrefixes } from '../../core/layout';
 import { addPlatformStacks } from '../../infra/platform';
 import type { StorageStack } from '../../infra/stacks/storage-stack';
 import { testApp } from './support';

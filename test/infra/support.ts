@@ -11,13 +11,17 @@ export function cdkJsonContext(): Record<string, unknown> {
   return cdkJson.context;
 }
 
+/** Context that makes synthesis skip asset bundling (esbuild, the ONNX Runtime layer) in every stack. */
+export const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] } as const;
+
 /**
  * An App with the feature flags of cdk.json. Validation findings go to the report instead of
  * failing synthesis, so tests can assert on them; pass `builtinCloudFormationValidation: false`
- * where they are not the subject, to skip the validator's slow first load.
+ * where they are not the subject, to skip the validator's slow first load. Assets are not bundled
+ * (see {@link SKIP_BUNDLING}); a test that inspects them passes `'aws:cdk:bundling-stacks': ['**']`.
  */
 export function testApp(props: AppProps = {}): App {
-  const context = { ...cdkJsonContext(), '@aws-cdk/core:failSynthOnValidationErrors': false, ...props.context };
+  const context = { ...cdkJsonContext(), '@aws-cdk/core:failSynthOnValidationErrors': false, ...SKIP_BUNDLING, ...props.context };
   return new App({ ...props, context });
 }
 
