@@ -12,6 +12,8 @@ export interface EngineOptions extends SessionOptions {
   readonly servingTtlMs?: number;
   /** Serve a package's int8 model when it has one that passed its quantization gate. @default true */
   readonly preferQuantized?: boolean;
+  /** Run each model's session on a worker thread (batch scoring). @default false */
+  readonly worker?: boolean;
 }
 
 /** The ONNX file to serve: the int8 model when present and its gate passed, else the float model. */

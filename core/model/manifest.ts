@@ -52,6 +52,19 @@ export const TaskSchema = z.enum(['binary', 'multiclass', 'regression']);
 
 export const FileEntrySchema = z.object({ sha256, bytes: z.number().int().nonnegative() });
 
+/** Summary of the package's int8 model; the full report is the file named by `report`. */
+export const QuantizationSummarySchema = z.object({
+  /** The int8 model file, or null when no layer could be quantized. */
+  file: z.string().min(1).nullable(),
+  mode: z.enum(['dynamic', 'static']),
+  /** Whether the int8 model passed its gate; only then may it serve. */
+  servable: z.boolean(),
+  /** The package file holding the full quantization report. */
+  report: z.string().min(1),
+  /** Failed gate checks, one line each; empty when servable. */
+  failures: z.array(z.string()).default([]),
+});
+
 export const ManifestSchema = z
   .object({
     schemaVersion: z.literal(MANIFEST_SCHEMA_VERSION),
@@ -84,6 +97,7 @@ export const ManifestSchema = z
     /** How the model was made: trainer settings, or the tool that exported an imported model. */
     provenance: z.record(z.string(), z.unknown()).default({}),
     files: z.record(z.string(), FileEntrySchema),
+    quantization: QuantizationSummarySchema.optional(),
   })
   .superRefine((m, ctx) => {
     const names = new Set<string>();
@@ -96,6 +110,11 @@ export const ManifestSchema = z
     if (!(PackageFiles.model in m.files)) {
       ctx.addIssue({ code: 'custom', path: ['files'], message: `must list ${PackageFiles.model}` });
     }
+    const q = m.quantization;
+    for (const file of q ? [q.file, q.report] : []) {
+      if (file !== null && !(file in m.files)) ctx.addIssue({ code: 'custom', path: ['quantization'], message: `names ${file}, which is not in files` });
+    }
+    if (q?.servable && q.file === null) ctx.addIssue({ code: 'custom', path: ['quantization', 'servable'], message: 'cannot be true without an int8 file' });
     const classes = m.output.classes ?? [];
     if (m.task === 'regression') {
       if (m.output.kind !== 'value') {
@@ -121,6 +140,7 @@ export type Feature = z.infer<typeof FeatureSchema>;
 export type NumericFeature = z.infer<typeof NumericFeatureSchema>;
 export type CategoricalFeature = z.infer<typeof CategoricalFeatureSchema>;
 export type Task = z.infer<typeof TaskSchema>;
+export type QuantizationSummary = z.infer<typeof QuantizationSummarySchema>;
 
 /** Raised when a package is unreadable, corrupt or inconsistent; the message names the file. */
 export class InvalidPackageError extends Error {
