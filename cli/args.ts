@@ -1,7 +1,9 @@
 import { basename, resolve } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
 import { InvalidArgumentError } from 'commander';
-import { DirectoryStore } from '../core/model/blob-store';
+import { type BlobStore, DirectoryStore, PrefixedStore } from '../core/model/blob-store';
 import { loadPackage, type ModelPackage } from '../core/model/model-package';
+import { S3BlobStore } from '../functions/shared/s3-blob-store';
 
 /** Argument parsers and helpers shared by the commands. */
 
@@ -32,7 +34,18 @@ export function parseRanges(terms: readonly string[]): Record<string, { min?: nu
   return ranges;
 }
 
-/** Loads and verifies the package in a folder. */
+/**
+ * The store behind a package location: a folder, or `s3://bucket/prefix` (credentials and
+ * endpoint from the usual AWS environment; AWS_ENDPOINT_URL_S3 reaches the embedded S3).
+ */
+export function packageStore(location: string): BlobStore {
+  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(location);
+  if (!match) return new DirectoryStore(resolve(location));
+  const client = new S3Client({ forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL) });
+  return new PrefixedStore(new S3BlobStore(client, match[1]!), match[2] ?? '');
+}
+
+/** Loads and verifies the package at a folder or s3:// location. */
 export async function openPackage(location: string): Promise<ModelPackage> {
-  return loadPackage(new DirectoryStore(resolve(location)));
+  return loadPackage(packageStore(location));
 }

@@ -1,9 +1,7 @@
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { DirectoryStore } from '../../core/model/blob-store';
 import { importModel } from '../../model-pipeline/import/import-model';
 import { table } from '../format';
-import { list, nameFromPath } from '../args';
+import { list, nameFromPath, packageStore } from '../args';
 
 /** `mlops import`. */
 export function registerImport(program: Command): void {
@@ -20,7 +18,7 @@ export function registerImport(program: Command): void {
     .option('--features <columns>', 'feature columns in the model\'s input order', list)
     .option('--ignore <columns>', 'columns to pass through', list, [])
     .action(async (model, o) => {
-      const pkg = await importModel(new DirectoryStore(resolve(o.out)), {
+      const pkg = await importModel(packageStore(o.out), {
         model,
         data: o.data,
         name: o.name ?? nameFromPath(o.out),

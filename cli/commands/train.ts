@@ -1,10 +1,8 @@
-import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { DirectoryStore } from '../../core/model/blob-store';
 import { trainPackage } from '../../model-pipeline/train/train-package';
 import { table } from '../format';
 import { progress } from '../progress';
-import { collect, integer, list, nameFromPath, parseRanges } from '../args';
+import { collect, integer, list, nameFromPath, packageStore, parseRanges } from '../args';
 
 /** `mlops train`. */
 export function registerTrain(program: Command): void {
@@ -24,7 +22,7 @@ export function registerTrain(program: Command): void {
     .option('--range <feature=min:max>', 'accepted range of a numeric feature, repeatable', collect, [])
     .action(async (o) => {
       const bar = progress('train', o.epochs, 'epochs');
-      const { pkg, model } = await trainPackage(new DirectoryStore(resolve(o.out)), {
+      const { pkg, model } = await trainPackage(packageStore(o.out), {
         data: o.data,
         label: o.label,
         name: o.name ?? nameFromPath(o.out),

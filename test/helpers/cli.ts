@@ -20,6 +20,8 @@ export interface CliOptions {
   readonly cwd?: string;
   /** The process is killed after this long. @default 60_000 */
   readonly timeoutMs?: number;
+  /** Extra environment variables. */
+  readonly env?: Record<string, string>;
 }
 
 /** Runs the real `mlops` command (`node bin/mlops.js …`) as a subprocess and collects its exit code and output. */
@@ -29,7 +31,7 @@ export function mlops(args: readonly string[], options: CliOptions = {}): Promis
       cwd: options.cwd ?? repoRoot,
       // Pipes, not a terminal: progress bars stay off and stderr holds only what the command reports.
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...options.env },
       timeout: options.timeoutMs ?? 60_000,
     });
     let stdout = '';
