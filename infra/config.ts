@@ -71,6 +71,97 @@ const ServerlessSchema = z.strictObject({
   path: ['dailyQuota'],
 });
 
+const semver = z.string().regex(/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/, 'must be a semantic version such as 1.0.0');
+
+/** The default Triton image: AWS's SageMaker Triton container, its registry account looked up per region. */
+export const DEFAULT_TRITON_IMAGE = '{account}.dkr.ecr.{region}.{urlSuffix}/sagemaker-tritonserver:24.09-py3';
+
+const GpuSchema = z
+  .strictObject({
+    /**
+     * Container image of the SageMaker endpoints. `{region}`, `{urlSuffix}` (amazonaws.com, or
+     * amazonaws.com.cn in China) and `{account}` (AWS's registry account of the SageMaker Triton
+     * images in that region) are filled in; any other ECR image URI is used as given.
+     */
+    tritonImage: z
+      .string()
+      .regex(
+        /^(?:\d{12}|\{account\})\.dkr\.ecr\.(?:[a-z0-9-]+|\{region\})\.(?:amazonaws\.com(?:\.cn)?|\{urlSuffix\})\/[a-z0-9][a-z0-9._/-]*:[\w.-]+$/,
+        'must be an ECR image URI <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> ({account}, {region} and {urlSuffix} are filled in)',
+      )
+      .default(DEFAULT_TRITON_IMAGE),
+    /** The package version each model's endpoint serves (models not listed serve 1.0.0, the first version `mlops train` writes). */
+    modelVersions: z.record(dnsSlug, semver).default({}),
+    /** Share of the fleet (and so of the traffic) a new endpoint configuration gets first, in percent. */
+    canaryPercent: z.number().int().min(1).max(50).default(10),
+    /** How long the canary serves, watched by the rollback alarms, before all traffic shifts. */
+    canaryWaitSeconds: z.number().int().min(0).max(3600).default(600),
+    /** Longest a blue/green deployment may take before SageMaker rolls it back. */
+    maxDeploymentSeconds: z.number().int().min(600).max(14400).default(3600),
+    /** How long the old fleet stays up after the shift, for an instant rollback. */
+    terminationWaitSeconds: z.number().int().min(0).max(3600).default(300),
+    /** p99 model latency above which a deployment rolls back (and the alarm fires), in milliseconds. */
+    latencyP99Ms: z.number().positive().default(100),
+    /** Target of the autoscaling policy: invocations per instance per minute. */
+    targetInvocationsPerInstance: z.number().int().min(1).default(100),
+    /** Triton's max_batch_size: most rows one batch may hold, requests combined or not. */
+    maxBatchSize: z.number().int().min(1).max(65536).default(1024),
+    /** Batch sizes Triton's dynamic batcher prefers to form. */
+    preferredBatchSizes: z.array(z.number().int().min(1)).min(1).default([8, 16, 32]),
+    /** Longest a request waits in Triton's queue for others to batch with, in microseconds. */
+    maxQueueDelayMicros: z.number().int().min(0).default(500),
+    /** Model instances Triton runs on each GPU. */
+    instancesPerGpu: z.number().int().min(1).max(16).default(1),
+    /** Run the model through ONNX Runtime's TensorRT execution provider in FP16. */
+    useTensorRt: z.boolean().default(false),
+    /** Share of endpoint requests and responses SageMaker captures, in percent. */
+    captureSamplePercent: z.number().int().min(0).max(100).default(100),
+    /** Longest the proxy waits for the endpoint, retries included, in milliseconds. */
+    invokeTimeoutMs: z.number().int().min(100).max(28000).default(10000),
+    /** Subnets and security groups of the endpoints; no VPC when absent. */
+    vpc: z
+      .strictObject({
+        subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, 'must be a subnet id such as subnet-0abc')).min(1),
+        securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/, 'must be a security group id such as sg-0abc')).min(1),
+      })
+      .optional(),
+  })
+  .superRefine((gpu, ctx) => {
+    gpu.preferredBatchSizes.forEach((size, i) => {
+      if (size > gpu.maxBatchSize) {
+        ctx.addIssue({ code: 'custom', message: `must be at most maxBatchSize (${gpu.maxBatchSize})`, path: ['preferredBatchSizes', i], input: size });
+      }
+    });
+    if (gpu.canaryWaitSeconds + gpu.terminationWaitSeconds >= gpu.maxDeploymentSeconds) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must exceed canaryWaitSeconds + terminationWaitSeconds (${gpu.canaryWaitSeconds + gpu.terminationWaitSeconds})`,
+        path: ['maxDeploymentSeconds'],
+        input: gpu.maxDeploymentSeconds,
+      });
+    }
+  });
+
+const BatchSchema = z
+  .strictObject({
+    /** Memory of the batch scoring Lambda in MB; CPU share grows with it (3008 MB ≈ 1.7 vCPUs, so parsing and scoring overlap). */
+    memoryMb: z.number().int().min(128).max(10240).default(3008),
+    /** Timeout of one scoring run, at most Lambda's 15 minutes; the queue's visibility timeout is 6 times this. */
+    timeoutMinutes: z.number().int().min(1).max(15).default(15),
+    /** Most scoring runs at once: the maximum concurrency of the queue's event source (2 to 1000). */
+    maxConcurrency: z.number().int().min(2).max(1000).default(10),
+    /** Concurrency reserved for the scoring function, at least maxConcurrency; none reserved when absent. */
+    reservedConcurrency: z.number().int().min(1).optional(),
+    /** Rows parsed and scored per chunk; larger chunks amortize per-call overhead, memory grows with them. */
+    chunkRows: z.number().int().min(1).max(1_000_000).default(1024),
+    /** Alarm when an input event lands in the dead-letter queue (a file failed 3 times). */
+    alarmOnDlq: z.boolean().default(true),
+  })
+  .refine((b) => b.reservedConcurrency === undefined || b.reservedConcurrency >= b.maxConcurrency, {
+    message: 'must be at least maxConcurrency, or Lambda throttles messages the event source has already received',
+    path: ['reservedConcurrency'],
+  });
+
 /** The platform configuration: every key a platform engineer can set, with its default. */
 export const PlatformConfigSchema = z
   .strictObject({
@@ -102,8 +193,34 @@ export const PlatformConfigSchema = z
     storage: StorageSchema.prefault({}),
     /** The Lambda inference API of models whose servingMode is serverless or both. */
     serverless: ServerlessSchema.prefault({}),
+    /** Batch scoring of files dropped under batch/input/<model>/ of the data bucket. */
+    batch: BatchSchema.prefault({}),
+    /**
+     * The SageMaker GPU endpoints of models whose servingMode is gpu or both. Optional so that a
+     * configuration without GPU models stays as it was; {@link gpuSettings} fills in the defaults.
+     */
+    gpu: GpuSchema.optional(),
     /** What happens to buckets and keys when a stack is deleted. */
     removalPolicy: z.enum(['retain', 'destroy']).default('retain'),
+  })
+  .superRefine((config, ctx) => {
+    const gpuModels = new Set(config.models.filter(isGpuModel).map((m) => m.name));
+    config.models.forEach((m, i) => {
+      const name = gpuEndpointName(config.stage, m.name);
+      if (gpuModels.has(m.name) && name.length > 63) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `makes the SageMaker endpoint name "${name}" ${name.length} characters long; SageMaker allows 63 (shorten the model or stage name)`,
+          path: ['models', i, 'name'],
+          input: m.name,
+        });
+      }
+    });
+    for (const name of Object.keys(config.gpu?.modelVersions ?? {})) {
+      if (!gpuModels.has(name)) {
+        ctx.addIssue({ code: 'custom', message: 'names no model whose servingMode is gpu or both', path: ['gpu', 'modelVersions', name], input: name });
+      }
+    }
   });
 
 /** A validated platform configuration with all defaults filled in. */
@@ -114,6 +231,30 @@ export type ModelConfig = PlatformConfig['models'][number];
 export type StorageConfig = PlatformConfig['storage'];
 /** Serverless inference settings, with defaults filled in. */
 export type ServerlessConfig = PlatformConfig['serverless'];
+/** Batch scoring settings, with defaults filled in. */
+export type BatchConfig = PlatformConfig['batch'];
+/** GPU endpoint settings, with defaults filled in. */
+export type GpuConfig = z.output<typeof GpuSchema>;
+
+/** The GPU endpoint settings of a configuration, with defaults filled in where the section or a key is absent. */
+export function gpuSettings(config: PlatformConfig): GpuConfig {
+  return config.gpu ?? GpuSchema.parse({});
+}
+
+/** Whether a model is served by a SageMaker GPU endpoint. */
+export function isGpuModel(model: Pick<ModelConfig, 'servingMode'>): boolean {
+  return model.servingMode === 'gpu' || model.servingMode === 'both';
+}
+
+/** The SageMaker endpoint name of a model in a stage: `mlops-<stage>-<model>`. */
+export function gpuEndpointName(stage: string, model: string): string {
+  return `mlops-${stage}-${model}`;
+}
+
+/** The package version a model's GPU endpoint serves. */
+export function gpuModelVersion(gpu: GpuConfig, model: string): string {
+  return gpu.modelVersions[model] ?? '1.0.0';
+}
 
 /** Thrown when a configuration does not match the schema; the message lists every invalid field. */
 export class ConfigError extends Error {

@@ -1,5 +1,6 @@
 import { type App, RemovalPolicy, Tags } from 'aws-cdk-lib';
 import type { PlatformConfig } from './config';
+import { BatchStack } from './stacks/batch-stack';
 import { ServerlessInferenceStack } from './stacks/serverless-inference-stack';
 import { StorageStack } from './stacks/storage-stack';
 
@@ -8,6 +9,8 @@ export interface Platform {
   readonly storage: StorageStack;
   /** Present when some model's servingMode is serverless or both. */
   readonly serverlessInference: ServerlessInferenceStack | undefined;
+  /** Scores files dropped under batch/input/<model>/ with any model in the model bucket. */
+  readonly batch: BatchStack;
 }
 
 /** Adds the stacks of one deployment stage, as the configuration describes it, to the app. */
@@ -40,7 +43,17 @@ export function addPlatformStacks(app: App, config: PlatformConfig): Platform {
           key: storage.key,
           removalPolicy,
         });
-  return { storage, serverlessInference };
+
+  const batch = new BatchStack(app, stackName(config, 'Batch'), {
+    env,
+    description: `MLOps ${config.stage}: batch scoring of files under batch/input/`,
+    batch: config.batch,
+    modelBucket: storage.modelBucket,
+    dataBucket: storage.dataBucket,
+    key: storage.key,
+    removalPolicy,
+  });
+  return { storage, serverlessInference, batch };
 }
 
 function stackName(config: PlatformConfig, part: string): string {

@@ -11,7 +11,8 @@ const s3 = tracer.captureAWSv3Client(new S3Client({ forcePathStyle: env.S3_FORCE
 const app = createBatchApp(s3, { models: env.MODEL_BUCKET, data: env.DATA_BUCKET }, env.CHUNK_ROWS);
 
 /**
- * SQS (fed by S3 ObjectCreated notifications on batch/input/) → one scoring job per object.
+ * SQS (fed by an EventBridge rule on "Object Created" under batch/input/; plain S3
+ * notifications are read too) → one scoring job per object.
  * A message whose job throws is reported as a batch item failure, so SQS retries it (and
  * after the maximum receives, moves it to the dead-letter queue); the job is idempotent.
  */

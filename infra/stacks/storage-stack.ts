@@ -67,11 +67,11 @@ export class StorageStack extends Stack {
     this.dataBucket = new SecureBucket(this, 'DataBucket', {
       encryptionKey: this.key,
       serverAccessLogsBucket: this.accessLogBucket,
-      lifecycleRules: expiring.map(([ruleId, prefix]) => ({
-        id: ruleId,
-        prefix,
-        expiration: Duration.days(dataRetentionDays),
-      })),
+      lifecycleRules: [
+        ...expiring.map(([ruleId, prefix]) => ({ id: ruleId, prefix, expiration: Duration.days(dataRetentionDays) })),
+        // Staged outputs of a batch job that crashed; a finished job moves its outputs away at once.
+        { id: 'ExpireBatchStaging', prefix: DataPrefixes.batchStaging, expiration: Duration.days(2) },
+      ],
       // Batch scoring starts from ObjectCreated events routed by EventBridge rules.
       eventBridgeEnabled: true,
       removalPolicy,

@@ -26,6 +26,7 @@ describe('parseConfig', () => {
         maxBatchRows: 1000,
         canary: 'canary10Percent5Minutes',
       },
+      batch: { memoryMb: 3008, timeoutMinutes: 15, maxConcurrency: 10, chunkRows: 1024, alarmOnDlq: true },
       removalPolicy: 'retain',
     });
   });
@@ -70,6 +71,40 @@ describe('parseConfig', () => {
     expect(() => parseConfig({ stage: 'dev', serverless: { architecture: 'arm' } })).toThrow(
       /serverless\.architecture: must be one of "arm64", "x86_64" \(received "arm"\)/,
     );
+  });
+
+  it('fills in the batch defaults a partial batch section leaves out', () => {
+    const config = parseConfig({ stage: 'dev', batch: { memoryMb: 4096 } });
+
+    expect(config.batch).toEqual({ memoryMb: 4096, timeoutMinutes: 15, maxConcurrency: 10, chunkRows: 1024, alarmOnDlq: true });
+  });
+
+  it('keeps a batch reserved concurrency of at least maxConcurrency', () => {
+    const config = parseConfig({ stage: 'dev', batch: { maxConcurrency: 5, reservedConcurrency: 5 } });
+
+    expect(config.batch.reservedConcurrency).toBe(5);
+  });
+
+  it('rejects a batch reserved concurrency below maxConcurrency', () => {
+    expect(() => parseConfig({ stage: 'dev', batch: { reservedConcurrency: 4 } })).toThrow(
+      /batch\.reservedConcurrency: must be at least maxConcurrency/,
+    );
+  });
+
+  it("rejects a batch timeout above Lambda's 15 minutes", () => {
+    expect(() => parseConfig({ stage: 'dev', batch: { timeoutMinutes: 20 } })).toThrow(/batch\.timeoutMinutes: .*\(received 20\)/);
+  });
+
+  it("rejects a batch maxConcurrency below 2, the SQS event source's minimum", () => {
+    expect(() => parseConfig({ stage: 'dev', batch: { maxConcurrency: 1 } })).toThrow(/batch\.maxConcurrency: .*\(received 1\)/);
+  });
+
+  it('rejects a batch chunk of no rows', () => {
+    expect(() => parseConfig({ stage: 'dev', batch: { chunkRows: 0 } })).toThrow(/batch\.chunkRows: .*\(received 0\)/);
+  });
+
+  it('rejects an unknown batch key', () => {
+    expect(() => parseConfig({ stage: 'dev', batch: { timeoutSeconds: 900 } })).toThrow(/batch: unknown key\(s\) "timeoutSeconds"/);
   });
 
   it('keeps the account and alarm email it is given', () => {

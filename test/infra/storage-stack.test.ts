@@ -112,6 +112,12 @@ describe('StorageStack', () => {
     }
   });
 
+  it('expires staged batch outputs left by a crashed job after two days', () => {
+    const rules = (propertiesOf(template, stack.dataBucket).LifecycleConfiguration as { Rules: object[] }).Rules;
+
+    expect(rules).toContainEqual(expect.objectContaining({ Prefix: DataPrefixes.batchStaging, ExpirationInDays: 2, Status: 'Enabled' }));
+  });
+
   it('never expires batch inputs, manifests, reports or labels', () => {
     const rules = (propertiesOf(template, stack.dataBucket).LifecycleConfiguration as { Rules: Array<Record<string, unknown>> })
       .Rules;

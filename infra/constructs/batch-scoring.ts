@@ -1,0 +1,325 @@
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Alarm, type AlarmProps, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Match, Rule } from 'aws-cdk-lib/aws-events';
+import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { Architecture, type CfnFunction, EventSourceMapping } from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { DataPrefixes, ModelLayout } from '../../core/layout';
+import { acknowledgeWildcardResources } from '../nag';
+import { MlopsFunction } from './mlops-function';
+import { OnnxRuntimeLayer } from './onnx-runtime-layer';
+
+const HANDLER_ENTRY = fileURLToPath(new URL('../../functions/batch/handler.ts', import.meta.url));
+
+/** AWS's advice for an SQS event source: a visibility timeout of at least 6 times the function timeout. */
+const VISIBILITY_TIMEOUT_FACTOR = 6;
+
+/** Properties of a {@link BatchScoring}. */
+export interface BatchScoringProps {
+  /** Bucket of the model packages, read under `models/`. */
+  readonly modelBucket: IBucket;
+  /**
+   * Bucket of the batch files: inputs under `batch/input/`, outputs under `batch/output/`,
+   * `batch/errors/`, `batch/staging/` and `batch/manifests/`. It must send its events to
+   * EventBridge (`eventBridgeEnabled`), as the storage stack's data bucket does.
+   */
+  readonly dataBucket: IBucket;
+  /**
+   * KMS key that encrypts both buckets.
+   * @default - the buckets use S3-managed keys
+   */
+  readonly key?: IKey;
+  /**
+   * Memory of the function in MB; the CPU share grows with it (1769 MB is one vCPU).
+   * @default 3008
+   */
+  readonly memorySize?: number;
+  /**
+   * Longest time one file may take to score; at most Lambda's 15 minutes.
+   * @default Duration.minutes(15)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Processor architecture of the function and its ONNX Runtime layer.
+   * @default Architecture.ARM_64
+   */
+  readonly architecture?: Architecture;
+  /**
+   * Most functions the queue's event source invokes at once (2 to 1000).
+   * @default 10
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * Concurrency reserved for the function (and its cap); at least `maxConcurrency`.
+   * @default - none reserved: the function draws on the account's unreserved pool
+   */
+  readonly reservedConcurrency?: number;
+  /**
+   * Rows parsed and scored per chunk (the function's CHUNK_ROWS).
+   * @default 1024
+   */
+  readonly chunkRows?: number;
+  /**
+   * Receives of one message before it moves to the dead-letter queue.
+   * @default 3
+   */
+  readonly maxReceiveCount?: number;
+  /**
+   * Alarm as soon as a message is in the dead-letter queue.
+   * @default true
+   */
+  readonly alarmOnDlq?: boolean;
+  /**
+   * Age of the queue's oldest message above which the backlog alarm fires.
+   * @default - two visibility timeouts (3 hours with the default timeout): a file that failed twice, or a backlog `maxConcurrency` does not clear
+   */
+  readonly maxMessageAge?: Duration;
+  /**
+   * Where alarms are sent.
+   * @default - the alarms notify no one
+   */
+  readonly alarmTopic?: ITopic;
+  /**
+   * How long function logs are kept.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * What happens to the log group when it leaves the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+/**
+ * Batch scoring of files dropped under `batch/input/<model>/` of the data bucket: S3 sends
+ * "Object Created" events to EventBridge; a rule forwards those under `batch/input/` to an SQS
+ * queue (SQS-managed encryption, TLS only, dead-letter queue after `maxReceiveCount` receives);
+ * the queue invokes a Lambda one message at a time, which scores the file with ONNX Runtime
+ * from a layer and reports a failed message as a batch item failure, so that only it is retried.
+ * Scoring is idempotent (keyed by the input's ETag and the model version), so a redelivered
+ * event writes the same outputs once. Alarms watch the dead-letter queue and the queue's backlog.
+ *
+ * Limits: one file must score within one Lambda run (at most 15 minutes). Larger files need a
+ * fan-out this construct does not build yet: a Step Functions Distributed Map over byte ranges
+ * cut at row boundaries (Parquet: row groups), each range scored by a Lambda into staged parts,
+ * then a merge step that concatenates the parts (multipart UploadPartCopy) and writes one
+ * manifest. EventBridge can route by `detail.object.size`, so that would be a second rule beside
+ * {@link rule}, with the complementary size condition added to this one.
+ */
+export class BatchScoring extends Construct {
+  /** The queue of input events the function consumes. */
+  public readonly queue: Queue;
+  /** Events that failed `maxReceiveCount` times, or that EventBridge could not deliver. */
+  public readonly deadLetterQueue: Queue;
+  /** The scoring function. */
+  public readonly function: MlopsFunction;
+  /** The EventBridge rule that turns objects created under `batch/input/` into queue messages. */
+  public readonly rule: Rule;
+  /** Fires while the dead-letter queue holds a message; absent when `alarmOnDlq` is false. */
+  public readonly deadLetterAlarm: Alarm | undefined;
+  /** Fires when the queue's oldest message is older than `maxMessageAge`. */
+  public readonly backlogAlarm: Alarm;
+
+  constructor(scope: Construct, id: string, props: BatchScoringProps) {
+    super(scope, id);
+    const memorySize = props.memorySize ?? 3008;
+    const timeout = props.timeout ?? Duration.minutes(15);
+    const architecture = props.architecture ?? Architecture.ARM_64;
+    const maxConcurrency = props.maxConcurrency ?? 10;
+    const chunkRows = props.chunkRows ?? 1024;
+    const maxReceiveCount = props.maxReceiveCount ?? 3;
+    const alarmOnDlq = props.alarmOnDlq ?? true;
+    const visibilityTimeout = Duration.seconds(timeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR);
+    const maxMessageAge = props.maxMessageAge ?? Duration.seconds(visibilityTimeout.toSeconds() * 2);
+    const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+    const logRemovalPolicy = props.logRemovalPolicy ?? RemovalPolicy.RETAIN;
+
+    if (timeout.toSeconds() > 15 * 60) {
+      throw new Error(`timeout must be at most 15 minutes, Lambda's limit (received ${timeout.toHumanString()})`);
+    }
+    if (!Number.isInteger(maxConcurrency) || maxConcurrency < 2 || maxConcurrency > 1000) {
+      throw new Error(`maxConcurrency must be a whole number from 2 to 1000, SQS event sources' range (received ${maxConcurrency})`);
+    }
+    if (props.reservedConcurrency !== undefined && !(Number.isInteger(props.reservedConcurrency) && props.reservedConcurrency >= maxConcurrency)) {
+      throw new Error(
+        `reservedConcurrency must be a whole number of at least maxConcurrency (${maxConcurrency}), or Lambda throttles ` +
+          `messages the event source has already received (received ${props.reservedConcurrency})`,
+      );
+    }
+    if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new Error(`chunkRows must be a whole number of at least 1 (received ${chunkRows})`);
+    if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1) {
+      throw new Error(`maxReceiveCount must be a whole number of at least 1 (received ${maxReceiveCount})`);
+    }
+
+    // --- Queues ---------------------------------------------------------------------------------
+    // SQS-managed encryption: EventBridge can send to it without a key policy, which for the
+    // platform key would mean the storage stack's key policy naming this stack's rule. Messages
+    // carry bucket, key and ETag of the input, never its rows.
+    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // Longer than the queue's 4 days: a message keeps its first enqueue time when it moves here.
+      retentionPeriod: Duration.days(14),
+    });
+    this.queue = new Queue(this, 'Queue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout,
+      retentionPeriod: Duration.days(4),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
+    });
+
+    // --- Trigger --------------------------------------------------------------------------------
+    // An EventBridge rule in this stack rather than a bucket notification: an S3 → SQS
+    // notification lives on the bucket (storage stack) and names the queue (this stack), while
+    // this stack names the bucket: a cycle. The rule only names the bucket.
+    this.rule = new Rule(this, 'InputCreated', {
+      description: `Objects created under ${DataPrefixes.batchInput} of the data bucket, for batch scoring`,
+      eventPattern: {
+        source: ['aws.s3'],
+        detailType: ['Object Created'],
+        detail: {
+          bucket: { name: [props.dataBucket.bucketName] },
+          object: { key: Match.prefix(DataPrefixes.batchInput) },
+        },
+      },
+      // Events EventBridge cannot deliver (after its own retries) land in the dead-letter queue too.
+      targets: [new SqsQueue(this.queue, { deadLetterQueue: this.deadLetterQueue })],
+    });
+
+    // --- Function -------------------------------------------------------------------------------
+    const layer = new OnnxRuntimeLayer(this, 'OnnxRuntime', { architecture });
+    this.function = new MlopsFunction(this, 'Function', {
+      entry: HANDLER_ENTRY,
+      description: `Batch scoring: one file under ${DataPrefixes.batchInput} per message, on ONNX Runtime`,
+      memorySize,
+      timeout,
+      architecture,
+      layers: [layer],
+      // A native addon: loaded from the layer at /opt/nodejs/node_modules, which is on NODE_PATH.
+      externalModules: ['onnxruntime-node'],
+      logRetention,
+      logRemovalPolicy,
+      environment: {
+        MODEL_BUCKET: props.modelBucket.bucketName,
+        DATA_BUCKET: props.dataBucket.bucketName,
+        CHUNK_ROWS: String(chunkRows),
+        S3_FORCE_PATH_STYLE: 'false',
+      },
+    });
+    if (props.reservedConcurrency !== undefined) {
+      // MlopsFunction's props leave reserved concurrency out; the L1 property is the same setting.
+      (this.function.node.defaultChild as CfnFunction).reservedConcurrentExecutions = props.reservedConcurrency;
+    }
+    const bucketAccess = this.grantBucketAccess(props);
+
+    this.function.addEventSource(
+      new SqsEventSource(this.queue, {
+        // One file per invocation: a file may take the whole timeout.
+        batchSize: 1,
+        reportBatchItemFailures: true,
+        maxConcurrency,
+      }),
+    );
+    // The first message must not arrive before the function may read and write the buckets.
+    for (const child of this.function.node.children) {
+      if (child instanceof EventSourceMapping) child.node.addDependency(bucketAccess);
+    }
+
+    // --- Alarms ---------------------------------------------------------------------------------
+    const topic = props.alarmTopic;
+    const alarm = (alarmId: string, alarmProps: AlarmProps): Alarm => {
+      // An idle queue sends no metrics: no data is no problem.
+      const created = new Alarm(this, alarmId, { treatMissingData: TreatMissingData.NOT_BREACHING, ...alarmProps });
+      if (topic) created.addAlarmAction(new SnsAction(topic));
+      return created;
+    };
+    const period = Duration.minutes(5);
+    this.deadLetterAlarm = alarmOnDlq
+      ? alarm('DeadLetterAlarm', {
+          alarmDescription:
+            `A batch input event is in the dead-letter queue: its file failed to score ${maxReceiveCount} times, or ` +
+            'EventBridge could not deliver it. Each message names the input key; fix the cause, then redrive the queue.',
+          metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
+          threshold: 0,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 1,
+        })
+      : undefined;
+    this.backlogAlarm = alarm('BacklogAlarm', {
+      alarmDescription:
+        `The oldest batch input event has waited more than ${maxMessageAge.toHumanString()}: files keep failing, ` +
+        'or arrive faster than maxConcurrency functions score them.',
+      metric: this.queue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum' }),
+      threshold: maxMessageAge.toSeconds(),
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+    });
+  }
+
+  /**
+   * Lets the function read model packages and do exactly what a batch job does in the data
+   * bucket, each action under its own prefixes.
+   */
+  private grantBucketAccess(props: BatchScoringProps): Policy {
+    const models = `${ModelLayout.root}*`;
+    const [input, staging, output, errors, manifests] = [
+      DataPrefixes.batchInput,
+      DataPrefixes.batchStaging,
+      DataPrefixes.batchOutput,
+      DataPrefixes.batchErrors,
+      DataPrefixes.batchManifests,
+    ].map((prefix) => `${prefix}*`) as [string, string, string, string, string];
+    const data = (pattern: string): string => props.dataBucket.arnForObjects(pattern);
+
+    const statements = [
+      new PolicyStatement({ actions: ['s3:GetObject'], resources: [props.modelBucket.arnForObjects(models)] }),
+      // Unconditional: without s3:ListBucket, S3 answers a missing key (a model with no registry yet,
+      // an input with no manifest yet) with 403 instead of 404, and a policy condition on s3:prefix
+      // would not apply to those reads. Key names are not secret within the platform.
+      new PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.modelBucket.bucketArn, props.dataBucket.bucketArn] }),
+      // Inputs (HeadObject and ranged reads are GetObject), staged outputs as the source of the copy
+      // into place, and manifests (the idempotency check reads the previous one).
+      new PolicyStatement({ actions: ['s3:GetObject'], resources: [data(input), data(staging), data(manifests)] }),
+      // Multipart upload to staging (create, upload part, complete, abort); staged objects are
+      // deleted once copied.
+      new PolicyStatement({
+        actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject'],
+        resources: [data(staging)],
+      }),
+      // Copy destinations and the manifest, written last.
+      new PolicyStatement({ actions: ['s3:PutObject'], resources: [data(output), data(errors), data(manifests)] }),
+    ];
+    if (props.key) {
+      statements.push(
+        new PolicyStatement({
+          // Decrypt to read models and inputs (and the parts of a multipart upload), GenerateDataKey
+          // to write; only through S3.
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          resources: [props.key.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
+        }),
+      );
+    }
+    const policy = new Policy(this, 'BucketAccess', { statements, roles: [this.function.role] });
+    acknowledgeWildcardResources(
+      policy,
+      [models, input, staging, output, errors, manifests].map((pattern) => `/${pattern}`),
+      'Object ARNs under one key prefix each: the function reads any model package under models/ ' +
+        '(which models and versions exist changes without a deployment) and any input under ' +
+        'batch/input/, and writes outputs whose keys mirror the input key under batch/staging/, ' +
+        'batch/output/, batch/errors/ and batch/manifests/.',
+    );
+    return policy;
+  }
+}

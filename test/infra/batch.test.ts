@@ -1,0 +1,512 @@
+import { type App, type CfnResource, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import type { IConstruct } from 'constructs';
+import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../infra/config';
+import { BatchScoring } from '../../infra/constructs/batch-scoring';
+import { applyNagChecks } from '../../infra/nag';
+import { addPlatformStacks, type Platform } from '../../infra/platform';
+import type { BatchStack } from '../../infra/stacks/batch-stack';
+import { acknowledgements, testApp, unacknowledgedFindings } from './support';
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Principal?: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+
+/** The platform for `stage: test` and one model, with `batch` settings. */
+function synthPlatform(batch: object = {}, config: object = {}): { platform: Platform; stack: BatchStack; template: Template } {
+  const app = testApp({ builtinCloudFormationValidation: false });
+  const platform = addPlatformStacks(app, parseConfig({ stage: 'test', models: [{ name: 'demo' }], batch, ...config }));
+  return { platform, stack: platform.batch, template: Template.fromStack(platform.batch) };
+}
+
+function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [value];
+}
+
+/** Every statement of every IAM policy in the template. */
+function statements(template: Template): Statement[] {
+  const policies = template.findResources('AWS::IAM::Policy') as Record<string, { Properties: { PolicyDocument: { Statement: Statement[] } } }>;
+  return Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement);
+}
+
+/** The resources the template's IAM policies allow `action` on, as cdk-nag spells them, sorted. */
+function resourcesAllowed(template: Template, action: string): string[] {
+  return statements(template)
+    .filter((s) => s.Effect === 'Allow' && list(s.Action).includes(action))
+    .flatMap((s) => list(s.Resource).map(flattenCfnReference))
+    .sort();
+}
+
+function propertiesOfAll(template: Template, type: string): Array<Record<string, unknown>> {
+  return Object.values(template.findResources(type)).map((r) => (r as { Properties: Record<string, unknown> }).Properties);
+}
+
+/** The one resource of a type in the template. */
+function only(template: Template, type: string): Record<string, unknown> {
+  const all = propertiesOfAll(template, type);
+  expect(all, type).toHaveLength(1);
+  return all[0]!;
+}
+
+/** The logical id of a construct's CloudFormation resource. */
+function logicalId(construct: IConstruct): string {
+  return Stack.of(construct).resolve((construct.node.defaultChild as CfnResource).logicalId) as string;
+}
+
+const DATA_OBJECTS = /^Mlops-test-Storage:ExportsOutputFnGetAttDataBucket\w+\//;
+const MODEL_OBJECTS = /^Mlops-test-Storage:ExportsOutputFnGetAttModelBucket\w+\//;
+/** An object ARN of the data bucket under `prefix`, with the wildcard after it. */
+const dataObjects = (prefix: string) => expect.stringMatching(new RegExp(`${DATA_OBJECTS.source}${prefix.replaceAll('/', '\\/')}\\*$`));
+
+describe('BatchStack', () => {
+  const { platform, stack, template } = synthPlatform();
+  const { scoring } = stack;
+  const queueId = logicalId(scoring.queue);
+  const deadLetterQueueId = logicalId(scoring.deadLetterQueue);
+  const ruleId = logicalId(scoring.rule);
+
+  it('is named after the stage and deployed to the configured region', () => {
+    expect(stack.stackName).toBe('Mlops-test-Batch');
+    expect(stack.region).toBe('us-east-1');
+  });
+
+  describe('queues', () => {
+    it('are a queue and its dead-letter queue', () => {
+      template.resourceCountIs('AWS::SQS::Queue', 2);
+    });
+
+    it('move a message to the dead-letter queue after 3 receives', () => {
+      template.hasResourceProperties('AWS::SQS::Queue', {
+        RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [deadLetterQueueId, 'Arn'] }, maxReceiveCount: 3 },
+      });
+    });
+
+    it('are both encrypted at rest with SQS-managed keys', () => {
+      template.allResourcesProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+    });
+
+    it('both deny every request that is not sent over TLS', () => {
+      const policies = propertiesOfAll(template, 'AWS::SQS::QueuePolicy');
+
+      expect(policies.map((p) => p.Queues).sort()).toEqual([[{ Ref: deadLetterQueueId }], [{ Ref: queueId }]]);
+      template.allResourcesProperties('AWS::SQS::QueuePolicy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Principal: { AWS: '*' }, Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    });
+
+    it('give the queue a visibility timeout of 6 times the function timeout, as AWS recommends', () => {
+      const fn = only(template, 'AWS::Lambda::Function');
+      const queue = template.toJSON().Resources[queueId].Properties as { VisibilityTimeout: number };
+
+      expect(queue.VisibilityTimeout).toBeGreaterThanOrEqual(6 * (fn.Timeout as number));
+      expect(queue.VisibilityTimeout).toBe(5400);
+    });
+
+    it('keep dead letters for 14 days, longer than the 4 days the queue keeps a message', () => {
+      const resources = template.toJSON().Resources as Record<string, { Properties: { MessageRetentionPeriod: number } }>;
+
+      expect(resources[deadLetterQueueId]?.Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+      expect(resources[queueId]?.Properties.MessageRetentionPeriod).toBe(4 * 24 * 3600);
+    });
+
+    it('let EventBridge send messages only on behalf of the batch input rule', () => {
+      const allows = propertiesOfAll(template, 'AWS::SQS::QueuePolicy').flatMap((p) =>
+        (p.PolicyDocument as { Statement: Statement[] }).Statement.filter((s) => s.Effect === 'Allow'),
+      );
+
+      expect(allows).toHaveLength(2);
+      for (const allow of allows) {
+        expect(allow.Principal).toEqual({ Service: 'events.amazonaws.com' });
+        expect(list(allow.Action)).toContain('sqs:SendMessage');
+        expect(allow.Condition).toEqual({ ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ruleId, 'Arn'] } } });
+      }
+    });
+  });
+
+  describe('trigger', () => {
+    it("matches S3's Object Created events of the data bucket whose key starts with batch/input/", () => {
+      const rule = only(template, 'AWS::Events::Rule');
+
+      expect(rule.EventPattern).toEqual({
+        source: ['aws.s3'],
+        'detail-type': ['Object Created'],
+        detail: {
+          bucket: { name: [{ 'Fn::ImportValue': expect.stringMatching(/^Mlops-test-Storage:ExportsOutputRefDataBucket/) }] },
+          object: { key: [{ prefix: 'batch/input/' }] },
+        },
+      });
+    });
+
+    it('sends the matched events to the queue, and those it cannot deliver to the dead-letter queue', () => {
+      const rule = only(template, 'AWS::Events::Rule');
+
+      expect(rule.Targets).toEqual([
+        {
+          Id: expect.any(String),
+          Arn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [deadLetterQueueId, 'Arn'] } },
+        },
+      ]);
+    });
+
+    it("relies on the data bucket's EventBridge notifications, and adds no S3 notification of its own", () => {
+      const storage = Template.fromStack(platform.storage);
+
+      template.resourceCountIs('Custom::S3BucketNotifications', 0);
+      expect(propertiesOfAll(storage, 'Custom::S3BucketNotifications')).toEqual([
+        expect.objectContaining({
+          BucketName: { Ref: logicalId(platform.storage.dataBucket) },
+          NotificationConfiguration: { EventBridgeConfiguration: {} },
+        }),
+      ]);
+    });
+
+    it('makes this stack depend on the storage stack, never the other way round', () => {
+      expect(stack.dependencies).toContain(platform.storage);
+      expect(platform.storage.dependencies).not.toContain(stack);
+    });
+  });
+
+  describe('function', () => {
+    it('runs Node.js 24 on arm64 with active X-Ray tracing', () => {
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+      });
+    });
+
+    it('has 3008 MB, a 15-minute timeout and the default ephemeral storage', () => {
+      const fn = only(template, 'AWS::Lambda::Function');
+
+      expect(fn).toMatchObject({ MemorySize: 3008, Timeout: 900 });
+      expect(fn).not.toHaveProperty('EphemeralStorage');
+    });
+
+    it('loads onnxruntime-node from a layer built for its runtime and architecture', () => {
+      const [layerId] = Object.keys(template.findResources('AWS::Lambda::LayerVersion'));
+
+      template.hasResourceProperties('AWS::Lambda::LayerVersion', { CompatibleArchitectures: ['arm64'], CompatibleRuntimes: ['nodejs24.x'] });
+      template.hasResourceProperties('AWS::Lambda::Function', { Layers: [{ Ref: layerId }] });
+    });
+
+    it('gets every variable of its env schema', () => {
+      const fn = only(template, 'AWS::Lambda::Function');
+      const vars = (fn.Environment as { Variables: Record<string, unknown> }).Variables;
+
+      expect(Object.keys(vars).sort()).toEqual(['CHUNK_ROWS', 'DATA_BUCKET', 'MODEL_BUCKET', 'NODE_OPTIONS', 'S3_FORCE_PATH_STYLE']);
+      expect(vars).toMatchObject({ CHUNK_ROWS: '1024', S3_FORCE_PATH_STYLE: 'false', NODE_OPTIONS: '--enable-source-maps' });
+    });
+
+    it("names the storage stack's buckets in MODEL_BUCKET and DATA_BUCKET", () => {
+      const fn = only(template, 'AWS::Lambda::Function');
+      const vars = (fn.Environment as { Variables: Record<string, unknown> }).Variables;
+
+      expect(flattenCfnReference(vars.MODEL_BUCKET)).toMatch(/^Mlops-test-Storage:ExportsOutputRefModelBucket/);
+      expect(flattenCfnReference(vars.DATA_BUCKET)).toMatch(/^Mlops-test-Storage:ExportsOutputRefDataBucket/);
+    });
+
+    it('reserves no concurrency by default', () => {
+      expect(only(template, 'AWS::Lambda::Function')).not.toHaveProperty('ReservedConcurrentExecutions');
+    });
+
+    it('consumes the queue one message at a time, reporting failed messages, at most 10 at once', () => {
+      const [functionId] = Object.keys(template.findResources('AWS::Lambda::Function'));
+
+      expect(only(template, 'AWS::Lambda::EventSourceMapping')).toEqual({
+        EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+        FunctionName: { Ref: functionId },
+        BatchSize: 1,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        ScalingConfig: { MaximumConcurrency: 10 },
+        Tags: expect.any(Array),
+      });
+    });
+
+    it('receives its first message only once its bucket permissions exist', () => {
+      const [mapping] = Object.values(template.findResources('AWS::Lambda::EventSourceMapping')) as Array<{ DependsOn?: string[] }>;
+
+      expect(mapping?.DependsOn).toContain(logicalId(scoring.node.findChild('BucketAccess')));
+    });
+  });
+
+  describe('permissions', () => {
+    const all = statements(template);
+    const s3 = all.filter((s) => list(s.Action).some((a) => String(a).startsWith('s3:')));
+
+    it('allow exactly the s3 actions a batch job uses, and no s3 wildcard action', () => {
+      const actions = new Set(s3.flatMap((s) => list(s.Action)));
+
+      expect([...actions].sort()).toEqual(['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
+      for (const action of actions) expect(action).not.toMatch(/\*/);
+    });
+
+    it('allow s3:GetObject only under models/, batch/input/, batch/staging/ and batch/manifests/', () => {
+      expect(resourcesAllowed(template, 's3:GetObject')).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(new RegExp(`${MODEL_OBJECTS.source}models\\/\\*$`)),
+          dataObjects('batch/input/'),
+          dataObjects('batch/staging/'),
+          dataObjects('batch/manifests/'),
+        ]),
+      );
+      expect(resourcesAllowed(template, 's3:GetObject')).toHaveLength(4);
+    });
+
+    it('allow s3:PutObject only under batch/staging/, batch/output/, batch/errors/ and batch/manifests/', () => {
+      const puts = resourcesAllowed(template, 's3:PutObject');
+
+      expect(puts).toEqual(
+        expect.arrayContaining([dataObjects('batch/staging/'), dataObjects('batch/output/'), dataObjects('batch/errors/'), dataObjects('batch/manifests/')]),
+      );
+      expect(puts).toHaveLength(4);
+    });
+
+    it('allow aborting multipart uploads and deleting objects only under batch/staging/', () => {
+      expect(resourcesAllowed(template, 's3:AbortMultipartUpload')).toEqual([dataObjects('batch/staging/')]);
+      expect(resourcesAllowed(template, 's3:DeleteObject')).toEqual([dataObjects('batch/staging/')]);
+    });
+
+    it('allow s3:ListBucket on the two buckets themselves, so that missing keys answer 404', () => {
+      expect(resourcesAllowed(template, 's3:ListBucket')).toEqual([
+        expect.stringMatching(/^Mlops-test-Storage:ExportsOutputFnGetAttDataBucket\w+$/),
+        expect.stringMatching(/^Mlops-test-Storage:ExportsOutputFnGetAttModelBucket\w+$/),
+      ]);
+    });
+
+    it('give no object access to a whole bucket: every object resource ends with one of the batch or model prefixes', () => {
+      const objectResources = s3.flatMap((s) => list(s.Resource).map(flattenCfnReference)).filter((r) => r.includes('/'));
+
+      for (const resource of objectResources) {
+        expect(resource).toMatch(/\/(models|batch\/input|batch\/staging|batch\/output|batch\/errors|batch\/manifests)\/\*$/);
+      }
+      expect(objectResources.length).toBeGreaterThan(0);
+    });
+
+    it('allow kms:Decrypt and kms:GenerateDataKey on the platform key, only through S3', () => {
+      const kms = all.filter((s) => list(s.Action).some((a) => String(a).startsWith('kms:')));
+
+      expect(kms).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          Resource: { 'Fn::ImportValue': expect.stringMatching(/^Mlops-test-Storage:ExportsOutputFnGetAttKey/) },
+          Condition: { StringEquals: { 'kms:ViaService': 's3.us-east-1.amazonaws.com' } },
+        },
+      ]);
+    });
+
+    it('allow consuming the queue, and nothing else in SQS', () => {
+      const sqs = all.filter((s) => list(s.Action).some((a) => String(a).startsWith('sqs:')));
+
+      expect(sqs).toHaveLength(1);
+      expect(sqs[0]?.Resource).toEqual({ 'Fn::GetAtt': [queueId, 'Arn'] });
+      expect(list(sqs[0]?.Action).sort()).toEqual([
+        'sqs:ChangeMessageVisibility',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+        'sqs:ReceiveMessage',
+      ]);
+    });
+  });
+
+  describe('alarms', () => {
+    it('alarm as soon as the dead-letter queue holds a message', () => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [deadLetterQueueId, 'QueueName'] } }],
+        Statistic: 'Maximum',
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+    });
+
+    it("alarm when the queue's oldest message is older than two visibility timeouts (3 hours)", () => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateAgeOfOldestMessage',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+        Statistic: 'Maximum',
+        Threshold: 3 * 3600,
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
+    });
+
+    it('are the only two alarms, and notify no one without an alarm topic', () => {
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 2);
+      template.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmActions: Match.absent() });
+    });
+  });
+
+  it('outputs the queue URLs and an example upload into batch/input/', () => {
+    template.hasOutput('QueueUrl', { Value: { Ref: queueId } });
+    template.hasOutput('DeadLetterQueueUrl', { Value: { Ref: deadLetterQueueId } });
+    expect(flattenCfnReference(template.findOutputs('ExampleUpload').ExampleUpload?.Value)).toMatch(
+      /^aws s3 cp data\.csv s3:\/\/Mlops-test-Storage:ExportsOutputRefDataBucket\w+\/batch\/input\/<model>\/data\.csv$/,
+    );
+  });
+});
+
+describe('BatchStack settings', () => {
+  it('sizes the function as configured, with the visibility timeout following the timeout', () => {
+    const { template } = synthPlatform({ memoryMb: 4096, timeoutMinutes: 5 });
+
+    template.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 4096, Timeout: 300 });
+    template.hasResourceProperties('AWS::SQS::Queue', { VisibilityTimeout: 1800, RedrivePolicy: Match.anyValue() });
+  });
+
+  it('caps the event source at the configured concurrency', () => {
+    const { template } = synthPlatform({ maxConcurrency: 4 });
+
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: 4 } });
+  });
+
+  it('reserves concurrency when configured', () => {
+    const { template } = synthPlatform({ maxConcurrency: 10, reservedConcurrency: 12 });
+
+    template.hasResourceProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 12 });
+  });
+
+  it('passes the configured chunk size as CHUNK_ROWS', () => {
+    const { template } = synthPlatform({ chunkRows: 4096 });
+
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ CHUNK_ROWS: '4096' }) } });
+  });
+
+  it('leaves out the dead-letter alarm when alarmOnDlq is false, and keeps the backlog alarm', () => {
+    const { template } = synthPlatform({ alarmOnDlq: false });
+
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 1);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage' });
+  });
+
+  it('grants no KMS permission when the buckets use S3-managed keys', () => {
+    const { template } = synthPlatform({}, { storage: { useKmsKey: false } });
+
+    expect(statements(template).flatMap((s) => list(s.Action)).filter((a) => String(a).startsWith('kms:'))).toEqual([]);
+  });
+
+  it('is part of the platform even when no model is configured', () => {
+    const app = testApp({ builtinCloudFormationValidation: false });
+
+    expect(addPlatformStacks(app, parseConfig({ stage: 'test' })).batch.stackName).toBe('Mlops-test-Batch');
+  });
+});
+
+describe('BatchScoring', () => {
+  function construct(extra: Partial<ConstructorParameters<typeof BatchScoring>[2]> = {}): { stack: Stack; template: Template } {
+    const stack = new Stack(testApp({ builtinCloudFormationValidation: false }), 'Test');
+    new BatchScoring(stack, 'Scoring', {
+      modelBucket: Bucket.fromBucketName(stack, 'Models', 'models-bucket'),
+      dataBucket: Bucket.fromBucketName(stack, 'Data', 'data-bucket'),
+      key: Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:us-east-1:123456789012:key/abcd'),
+      ...extra,
+    });
+    return { stack, template: Template.fromStack(stack) };
+  }
+
+  it('sends every alarm to the alarm topic when one is given', () => {
+    const stack = new Stack(testApp({ builtinCloudFormationValidation: false }), 'Test');
+    const topic = new Topic(stack, 'Alarms');
+    new BatchScoring(stack, 'Scoring', {
+      modelBucket: Bucket.fromBucketName(stack, 'Models', 'models-bucket'),
+      dataBucket: Bucket.fromBucketName(stack, 'Data', 'data-bucket'),
+      alarmTopic: topic,
+    });
+
+    Template.fromStack(stack).allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmActions: [stack.resolve(topic.topicArn)] });
+  });
+
+  it('moves messages to the dead-letter queue after the receive count it is given', () => {
+    const { template } = construct({ maxReceiveCount: 5 });
+
+    template.hasResourceProperties('AWS::SQS::Queue', { RedrivePolicy: Match.objectLike({ maxReceiveCount: 5 }) });
+  });
+
+  it('alarms on the backlog at the message age it is given', () => {
+    const { template } = construct({ maxMessageAge: Duration.minutes(30) });
+
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 1800 });
+  });
+
+  it("rejects a timeout above Lambda's 15 minutes, showing the value", () => {
+    expect(() => construct({ timeout: Duration.minutes(20) })).toThrow(/timeout must be at most 15 minutes.*\(received 20 minutes\)/);
+  });
+
+  it('rejects a maximum concurrency outside 2 to 1000, showing the value', () => {
+    expect(() => construct({ maxConcurrency: 1 })).toThrow(/maxConcurrency must be a whole number from 2 to 1000.*\(received 1\)/);
+  });
+
+  it('rejects a reserved concurrency below the maximum concurrency, showing the value', () => {
+    expect(() => construct({ maxConcurrency: 10, reservedConcurrency: 5 })).toThrow(/reservedConcurrency must be .* at least maxConcurrency \(10\).*\(received 5\)/);
+  });
+
+  it('rejects a chunk size below 1, showing the value', () => {
+    expect(() => construct({ chunkRows: 0 })).toThrow(/chunkRows must be a whole number of at least 1 \(received 0\)/);
+  });
+});
+
+describe('cdk-nag', () => {
+  function nagApp(config: object = {}): App {
+    const app = testApp({ builtinCloudFormationValidation: false });
+    addPlatformStacks(app, parseConfig({ stage: 'test', models: [{ name: 'demo' }], ...config }));
+    applyNagChecks(app);
+    return app;
+  }
+
+  it('reports no unacknowledged finding with the platform key', () => {
+    expect(unacknowledgedFindings(nagApp())).toEqual([]);
+  });
+
+  it('reports no unacknowledged finding with S3-managed encryption and every optional setting', () => {
+    expect(unacknowledgedFindings(nagApp({ storage: { useKmsKey: false }, batch: { reservedConcurrency: 10, alarmOnDlq: false } }))).toEqual([]);
+  });
+
+  it('acknowledges the prefix wildcards of the bucket policy by their exact resources, and no other', () => {
+    const app = nagApp();
+    unacknowledgedFindings(app);
+
+    const ids = acknowledgements(app)
+      .filter((a) => a.path === 'Mlops-test-Batch/Scoring/BucketAccess')
+      .map((a) => a.id.replace(/^Annotation::/, ''));
+    const resource = (bucket: string, prefix: string) =>
+      expect.stringMatching(new RegExp(`^AwsSolutions-IAM5\\[Resource::Mlops-test-Storage:ExportsOutputFnGetAtt${bucket}\\w+\\/${prefix.replaceAll('/', '\\/')}\\*\\]$`));
+
+    expect(ids.sort()).toEqual(
+      [
+        resource('DataBucket', 'batch/errors/'),
+        resource('DataBucket', 'batch/input/'),
+        resource('DataBucket', 'batch/manifests/'),
+        resource('DataBucket', 'batch/output/'),
+        resource('DataBucket', 'batch/staging/'),
+        resource('ModelBucket', 'models/'),
+      ],
+    );
+  });
+
+  it('acknowledges nothing else in the batch stack but X-Ray\'s "*" resource', () => {
+    const app = nagApp();
+    unacknowledgedFindings(app);
+
+    const others = acknowledgements(app)
+      .filter((a) => a.path.startsWith('Mlops-test-Batch/') && a.path !== 'Mlops-test-Batch/Scoring/BucketAccess')
+      .map((a) => a.id.replace(/^Annotation::/, ''));
+    expect([...new Set(others)]).toEqual(['AwsSolutions-IAM5[Resource::*]']);
+  });
+});
