@@ -3,6 +3,9 @@ import { registerEvaluate } from './commands/evaluate';
 import { registerGenerate } from './commands/generate';
 import { registerImport } from './commands/import';
 import { registerInspect } from './commands/inspect';
+import { registerModels } from './commands/models';
+import { registerQuantize } from './commands/quantize';
+import { registerRetrain } from './commands/retrain';
 import { registerScore } from './commands/score';
 import { registerServe } from './commands/serve';
 import { registerTrain } from './commands/train';
@@ -19,8 +22,11 @@ export function buildProgram(): Command {
   registerImport(program);
   registerInspect(program);
   registerEvaluate(program);
+  registerQuantize(program);
   registerScore(program);
   registerServe(program);
+  registerModels(program);
+  registerRetrain(program);
 
   return program;
 }

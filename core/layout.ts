@@ -17,8 +17,14 @@ export const DataPrefixes = {
   capture: 'capture/',
   /** Drift reports (JSON and HTML). */
   reports: 'reports/',
-  /** Late-arriving ground truth joined with captured predictions. */
+  /** Late-arriving ground truth joined with captured predictions; labelled rows for retraining. */
   labels: 'labels/',
+  /** Training data of each model version, as `datasets/<model>/<version>/train.csv`. */
+  datasets: 'datasets/',
+  /** Retraining runs: state and data, as `pipeline/<model>/<runId>/…`. */
+  pipeline: 'pipeline/',
+  /** Notifications the platform sent (failures, promotions), one JSON object each. */
+  notifications: 'notifications/',
 } as const;
 
 /** One of the data bucket's prefixes. */

@@ -1,5 +1,7 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DataPrefixes } from '../core/layout';
+import type { BlobStore } from '../core/model/blob-store';
 import type { ModelRepository } from '../core/model/registry';
 import { writeGeneratedCsv } from '../model-pipeline/data/generate';
 import { trainPackage } from '../model-pipeline/train/train-package';
@@ -9,22 +11,24 @@ export const DEMO_MODEL = { name: 'demo', version: '1.0.0', label: 'churned' } a
 
 /**
  * Trains the demo model on generated data unless the repository has it, registers it as the
- * serving version, so a first `npm start` has something to serve.
+ * serving version and keeps its training data (retraining starts from it), so a first
+ * `npm start` has something to serve.
  */
-export async function ensureDemoModel(models: ModelRepository, workDir: string, log: (line: string) => void = () => {}): Promise<void> {
+export async function ensureDemoModel(models: ModelRepository, data: BlobStore, workDir: string, log: (line: string) => void = () => {}): Promise<void> {
   if ((await models.listVersions(DEMO_MODEL.name)).length > 0) return;
   await mkdir(workDir, { recursive: true });
-  const data = join(workDir, 'demo-train.csv');
+  const dataFile = join(workDir, 'demo-train.csv');
   log('bootstrapping the demo model: generating 20,000 training rows…');
-  await writeGeneratedCsv(data, { rows: 20_000, seed: 1 });
+  await writeGeneratedCsv(dataFile, { rows: 20_000, seed: 1 });
   log('training the demo model (MLP, 32 hidden units)…');
   const { pkg } = await trainPackage(models.packageStore(DEMO_MODEL.name, DEMO_MODEL.version), {
-    data,
+    data: dataFile,
     label: DEMO_MODEL.label,
     name: DEMO_MODEL.name,
     version: DEMO_MODEL.version,
     description: 'Demo churn classifier trained on generated data',
   });
+  await data.write(`${DataPrefixes.datasets}${DEMO_MODEL.name}/${DEMO_MODEL.version}/train.csv`, await readFile(dataFile));
   await models.writeRegistry({
     name: DEMO_MODEL.name,
     serving: DEMO_MODEL.version,

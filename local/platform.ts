@@ -8,6 +8,8 @@ import { startApiServer } from './api-server';
 import { BatchWatcher } from './batch-watcher';
 import { DEMO_MODEL, ensureDemoModel } from './bootstrap';
 import type { LocalConfig } from './config';
+import { dashboardRoutes } from './dashboard/routes';
+import { RequestStats } from './dashboard/request-stats';
 import { type EmbeddedS3, startEmbeddedS3 } from './embedded-s3';
 
 /** Bucket names of the local platform (the deployed ones come from the Storage stack). */
@@ -32,17 +34,26 @@ export async function startPlatform(config: LocalConfig, log: (line: string) => 
   const modelStore = new S3BlobStore(s3.client, LOCAL_BUCKETS.models);
   const dataStore = new S3BlobStore(s3.client, LOCAL_BUCKETS.data);
   const models = new ModelRepository(modelStore);
-  await ensureDemoModel(models, join(config.home, 'work'), log);
+  await ensureDemoModel(models, dataStore, join(config.home, 'work'), log);
 
   const engine = new InferenceEngine(models);
   const capture = new CaptureBuffer((key, body) => dataStore.write(key, body), {
     maxAgeMs: 5_000,
     onError: (error) => log(`capture write failed: ${(error as Error).message}`),
   });
+  const stats = new RequestStats();
+  const endpoints: Record<string, string> = { S3: s3.endpoint };
   const api = await startApiServer(
-    { engine, capture, requiredModels: [DEMO_MODEL.name], onError: (error) => log(`error: ${(error as Error).stack ?? String(error)}`) },
-    { port: config.port },
+    {
+      engine,
+      capture,
+      requiredModels: [DEMO_MODEL.name],
+      onError: (error) => log(`error: ${(error as Error).stack ?? String(error)}`),
+      onPrediction: (event) => stats.record(event),
+    },
+    { port: config.port, extra: dashboardRoutes({ models, data: dataStore, stats, endpoints }) },
   );
+  endpoints.API = api.url;
   const batchApp = createBatchApp(s3.client, LOCAL_BUCKETS);
   const batch = new BatchWatcher(batchApp, log);
   batch.watch(s3, LOCAL_BUCKETS.data);

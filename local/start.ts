@@ -22,6 +22,7 @@ async function main(): Promise<void> {
   log(`self-test prediction (${response.status}): ${await response.text()}`);
 
   console.log(`
+  dashboard   ${platform.apiUrl}/
   API         ${platform.apiUrl}
   health      curl -s ${platform.apiUrl}/v2/health/ready
   metadata    curl -s ${platform.apiUrl}/v2/models/${DEMO_MODEL.name}

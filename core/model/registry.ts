@@ -17,11 +17,17 @@ export const RegistrySchema = z.object({
       createdAt: z.iso.datetime(),
       /** Why the status last changed (gate results, rollback reason, …). */
       note: z.string().optional(),
+      /** The pipeline run that produced it, if any. */
+      runId: z.string().optional(),
     }),
   ),
+  /** Versions that served before the current one, most recent last: what rollback returns to. */
+  history: z.array(z.string()).default([]),
 });
 
 export type Registry = z.infer<typeof RegistrySchema>;
+export type RegistryInput = z.input<typeof RegistrySchema>;
+export type VersionStatus = z.infer<typeof VersionStatusSchema>;
 
 /** Raised when a model or version does not exist; the API maps it to 404. */
 export class ModelNotFoundError extends Error {
@@ -110,7 +116,12 @@ export class ModelRepository implements ModelSource {
     }
   }
 
-  async writeRegistry(registry: Registry): Promise<void> {
+  /** The registry index, or an empty one for a model that has none yet. */
+  async registryOf(name: string): Promise<Registry> {
+    return (await this.readRegistry(name)) ?? { name, serving: null, versions: [], history: [] };
+  }
+
+  async writeRegistry(registry: RegistryInput): Promise<void> {
     await this.store.write(ModelLayout.registry(registry.name), `${JSON.stringify(RegistrySchema.parse(registry), null, 2)}\n`);
   }
 

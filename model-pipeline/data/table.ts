@@ -26,6 +26,19 @@ export async function readCsvTable(path: string): Promise<Table> {
   return { header: header.map((h) => h.trim()), rows, fingerprint: sha256Hex(bytes) };
 }
 
+/** Parses CSV bytes with a header row (for objects read from S3). */
+export function parseCsvTable(bytes: Uint8Array, source: string): Table {
+  let records: string[][];
+  try {
+    records = parse(bytes, { bom: true, skip_empty_lines: true, relax_column_count: false }) as string[][];
+  } catch (error) {
+    throw new Error(`${source}: ${(error as Error).message}`);
+  }
+  const [header, ...rows] = records;
+  if (!header) throw new Error(`${source}: the file is empty; expected a header row`);
+  return { header: header.map((h) => h.trim()), rows, fingerprint: sha256Hex(bytes) };
+}
+
 /** Index of a column, or an error listing the columns there are. */
 export function columnIndex(table: Table, name: string, role = 'column'): number {
   const index = table.header.indexOf(name);

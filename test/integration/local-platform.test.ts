@@ -58,3 +58,29 @@ describe('the local platform', { timeout: 120_000 }, () => {
     expect(response.status).toBe(200);
   });
 });
+
+describe('the dashboard', { timeout: 60_000 }, () => {
+  it('serves the page and Chart.js from the local server, with no CDN', async () => {
+    const page = await (await fetch(`${platform!.apiUrl}/`)).text();
+    expect(page).toContain('<script src="/assets/chart.js"></script>');
+    expect(page).not.toMatch(/https?:\/\/(?!127\.0\.0\.1)/);
+    const script = await fetch(`${platform!.apiUrl}/assets/chart.js`);
+    expect(script.status).toBe(200);
+    expect(await script.text()).toContain('Chart');
+  });
+
+  it('reports models, batch jobs and live traffic in one overview', async () => {
+    await fetch(`${platform!.apiUrl}/models/demo/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: [churnInstance] }) });
+    const overview = (await (await fetch(`${platform!.apiUrl}/api/overview`)).json()) as Record<string, any>;
+    expect(overview.models[0]).toMatchObject({ name: 'demo', serving: '1.0.0', versions: [{ version: '1.0.0', status: 'serving' }] });
+    expect(overview.batchJobs).toContainEqual(expect.objectContaining({ key: 'batch/manifests/demo/dropped.csv.manifest.json', scored: 200 }));
+    expect(overview.traffic.reduce((sum: number, p: { requests: number }) => sum + p.requests, 0)).toBeGreaterThan(0);
+  });
+
+  it('lets batch outputs be downloaded, and nothing outside the batch and report prefixes', async () => {
+    const output = await fetch(`${platform!.apiUrl}/files/${encodeURIComponent('batch/output/demo/dropped.csv.predictions.csv')}`);
+    expect(output.status).toBe(200);
+    expect((await output.text()).split('\n')[0]).toBe('line,customer_id,churned,prediction,prob_no,prob_yes');
+    expect((await fetch(`${platform!.apiUrl}/files/${encodeURIComponent('batch/input/demo/dropped.csv')}`)).status).toBe(404);
+  });
+});

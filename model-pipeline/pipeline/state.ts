@@ -1,0 +1,47 @@
+import { z } from 'zod';
+
+/** The steps of a retraining run, in order. */
+export const STEP_NAMES = ['prepare', 'train', 'evaluate', 'quantize', 'gate', 'register', 'deploy', 'notify'] as const;
+export type StepName = (typeof STEP_NAMES)[number];
+
+const StepRecordSchema = z.object({
+  status: z.enum(['succeeded', 'failed']),
+  startedAt: z.iso.datetime(),
+  finishedAt: z.iso.datetime(),
+  /** What the step decided or measured, for the run record and the dashboard. */
+  summary: z.string(),
+  error: z.string().optional(),
+});
+
+/**
+ * A pipeline run's state, persisted after every step at `pipeline/<model>/<runId>/state.json`
+ * in the data bucket. Steps read what earlier steps wrote here, so a re-run of the same run
+ * id resumes after the last finished step instead of starting (and versioning) again.
+ */
+export const PipelineStateSchema = z.object({
+  runId: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'letters, digits, dot, dash, underscore'),
+  model: z.string(),
+  trigger: z.object({ kind: z.enum(['drift', 'manual', 'schedule']), reason: z.string(), report: z.string().optional() }),
+  startedAt: z.iso.datetime(),
+  /** The version serving when the run started: the parent of the candidate and the gate's reference. */
+  servingVersion: z.string(),
+  steps: z.partialRecord(z.enum(STEP_NAMES), StepRecordSchema).default({}),
+  /** Data keys written by prepare. */
+  data: z.object({ train: z.string(), holdout: z.string(), trainRows: z.number().int(), holdoutRows: z.number().int(), labelFiles: z.array(z.string()) }).optional(),
+  candidateVersion: z.string().optional(),
+  evaluation: z
+    .object({ metric: z.string(), candidate: z.number(), serving: z.number(), rows: z.number().int() })
+    .optional(),
+  quantization: z.object({ servable: z.boolean(), failures: z.array(z.string()) }).optional(),
+  gate: z.object({ passed: z.boolean(), reasons: z.array(z.string()) }).optional(),
+  /** running; promoted (serving now); approved (passed, awaiting manual promotion); rejected (failed the gate); failed (a step failed). */
+  outcome: z.enum(['running', 'promoted', 'approved', 'rejected', 'failed']).default('running'),
+});
+
+export type PipelineState = z.infer<typeof PipelineStateSchema>;
+export type PipelineStateInput = z.input<typeof PipelineStateSchema>;
+
+/** Key of a run's state object. */
+export function stateKey(model: string, runId: string): string {
+  return `pipeline/${model}/${runId}/state.json`;
+}

@@ -1,0 +1,233 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { csvLine } from '../../core/data/csv';
+import { DataPrefixes } from '../../core/layout';
+import { BlobNotFoundError, type BlobStore } from '../../core/model/blob-store';
+import { nextMinorVersion } from '../../core/model/manifest';
+import type { ClassificationReport, RegressionReport } from '../../core/model/metrics';
+import { Predictor } from '../../core/model/predictor';
+import { compareVersions, type ModelRepository } from '../../core/model/registry';
+import { Random } from '../data/random';
+import { parseCsvTable, type Table } from '../data/table';
+import { evaluateTable } from '../evaluate/evaluate';
+import { quantizePackage } from '../quantize/quantize-package';
+import { promote, setStatus } from '../registry/registry-ops';
+import { trainPackage } from '../train/train-package';
+import type { ModelKind } from '../train/trainer';
+import type { PipelineState } from './state';
+
+/** A message for the on-call channel (SNS in AWS; a file and the log locally). */
+export interface Notification {
+  readonly subject: string;
+  readonly model: string;
+  readonly runId: string;
+  readonly outcome: PipelineState['outcome'];
+  readonly message: string;
+}
+
+export interface PipelineOptions {
+  /** Largest accuracy drop (points) of the candidate vs the serving model on the same holdout that still passes. @default 0.5 */
+  readonly maxDropPoints?: number;
+  /** Share of the new labelled rows held out for evaluation. @default 0.3 */
+  readonly holdoutShare?: number;
+  /** Rows of the serving version's training data mixed in, per new labelled training row. @default 1 */
+  readonly baseRowsPerNewRow?: number;
+  /** Only label files under labels/<model>/<YYYY-MM-DD>/ no older than this many days (files without a date folder always count). @default 30 */
+  readonly labelWindowDays?: number;
+  /** @default 40 */
+  readonly epochs?: number;
+  /** Quantize the candidate (the int8 model serves only if it passes its own gate). @default true */
+  readonly quantize?: boolean;
+  /** Promote without waiting for a person. @default true */
+  readonly autoApprove?: boolean;
+}
+
+/** What every step needs; the local runner and the Lambda steps build the same. */
+export interface PipelineContext {
+  readonly models: ModelRepository;
+  /** The data bucket: datasets, labels, pipeline state. */
+  readonly data: BlobStore;
+  /** Local scratch folder (Lambda: /tmp). */
+  readonly workDir: string;
+  readonly notify: (notification: Notification) => Promise<void>;
+  readonly options?: PipelineOptions;
+  readonly log?: (line: string) => void;
+  readonly now?: () => Date;
+}
+
+export type Step = (ctx: PipelineContext, state: PipelineState) => Promise<{ state: PipelineState; summary: string }>;
+
+async function readOptional(store: BlobStore, key: string): Promise<Uint8Array | null> {
+  try {
+    return await store.read(key);
+  } catch (error) {
+    if (error instanceof BlobNotFoundError) return null;
+    throw error;
+  }
+}
+
+/** Rows of a table reordered into `columns` (features then label); null when a column is missing. */
+function project(table: Table, columns: readonly string[]): string[][] | null {
+  const indexes = columns.map((c) => table.header.indexOf(c));
+  if (indexes.some((i) => i < 0)) return null;
+  return table.rows.map((row) => indexes.map((i) => row[i] ?? ''));
+}
+
+/** Training data of the serving version plus new labelled rows; a holdout of new rows for the gate. */
+export const prepare: Step = async (ctx, state) => {
+  const pkg = await ctx.models.load(state.model, state.servingVersion);
+  const label = pkg.manifest.labelColumn;
+  if (!label) throw new Error(`${state.model} ${state.servingVersion} names no label column; it cannot be retrained`);
+  const columns = [...pkg.manifest.input.features.map((f) => f.name), label];
+  const windowDays = ctx.options?.labelWindowDays ?? 30;
+  const now = (ctx.now ?? (() => new Date()))();
+  const labelPrefix = `${DataPrefixes.labels}${state.model}/`;
+  const labelFiles = (await ctx.data.list(labelPrefix)).filter((key) => {
+    if (!key.endsWith('.csv')) return false;
+    const day = /\/(\d{4}-\d{2}-\d{2})\//.exec(key.slice(labelPrefix.length - 1))?.[1];
+    return !day || now.getTime() - Date.parse(`${day}T00:00:00Z`) <= windowDays * 86_400_000;
+  });
+  const fresh: string[][] = [];
+  for (const key of labelFiles) {
+    const rows = project(parseCsvTable(await ctx.data.read(key), key), columns);
+    if (!rows) throw new Error(`${ctx.data.describe(key)} lacks some of the columns ${columns.join(', ')}`);
+    fresh.push(...rows);
+  }
+  if (fresh.length < 50) throw new Error(`only ${fresh.length} labelled rows under ${labelPrefix} (need at least 50 to retrain and evaluate)`);
+  const random = new Random(hash(state.runId));
+  random.shuffle(fresh);
+  const holdoutRows = Math.max(20, Math.round(fresh.length * (ctx.options?.holdoutShare ?? 0.3)));
+  const holdout = fresh.slice(0, holdoutRows);
+  const freshTrain = fresh.slice(holdoutRows);
+  const baseBytes = await readOptional(ctx.data, `${DataPrefixes.datasets}${state.model}/${state.servingVersion}/train.csv`);
+  const base = baseBytes ? (project(parseCsvTable(baseBytes, 'base'), columns) ?? []) : [];
+  random.shuffle(base);
+  const train = [...freshTrain, ...base.slice(0, Math.round(freshTrain.length * (ctx.options?.baseRowsPerNewRow ?? 1)))];
+  random.shuffle(train);
+  const prefix = `${DataPrefixes.pipeline}${state.model}/${state.runId}/`;
+  const toCsv = (rows: string[][]) => [csvLine(columns), ...rows.map((r) => csvLine(r))].join('');
+  await ctx.data.write(`${prefix}train.csv`, toCsv(train));
+  await ctx.data.write(`${prefix}holdout.csv`, toCsv(holdout));
+  return {
+    state: { ...state, data: { train: `${prefix}train.csv`, holdout: `${prefix}holdout.csv`, trainRows: train.length, holdoutRows: holdout.length, labelFiles } },
+    summary: `${fresh.length} new labelled rows from ${labelFiles.length} file(s); train ${train.length} rows (${base.length ? 'with' : 'without'} the serving version's data), holdout ${holdout.length}`,
+  };
+};
+
+/** Trains the candidate version with the serving version's settings. */
+export const train: Step = async (ctx, state) => {
+  const serving = await ctx.models.load(state.model, state.servingVersion);
+  const versions = await ctx.models.listVersions(state.model);
+  const candidate = state.candidateVersion ?? nextMinorVersion(versions.sort(compareVersions).at(-1) ?? state.servingVersion);
+  await mkdir(ctx.workDir, { recursive: true });
+  const local = join(ctx.workDir, `${state.runId}-train.csv`);
+  await writeFile(local, await ctx.data.read(state.data!.train));
+  const provenance = serving.manifest.provenance as { trainer?: ModelKind; hidden?: number[] };
+  const { pkg } = await trainPackage(ctx.models.packageStore(state.model, candidate), {
+    data: local,
+    label: serving.manifest.labelColumn!,
+    name: state.model,
+    version: candidate,
+    parentVersion: state.servingVersion,
+    model: provenance.trainer ?? 'mlp',
+    hidden: provenance.hidden?.length ? provenance.hidden : undefined,
+    epochs: ctx.options?.epochs ?? 40,
+    seed: hash(state.runId),
+    description: `retrained by run ${state.runId} (${state.trigger.kind}: ${state.trigger.reason})`,
+  });
+  await ctx.data.write(`${DataPrefixes.datasets}${state.model}/${candidate}/train.csv`, await ctx.data.read(state.data!.train));
+  await setStatus(ctx.models, state.model, candidate, 'candidate', `trained by run ${state.runId}`, state.runId);
+  return { state: { ...state, candidateVersion: candidate }, summary: `trained ${state.model} ${candidate}: validation accuracy ${pkg.manifest.metrics.accuracy?.toFixed(4) ?? 'n/a'}` };
+};
+
+/** Scores candidate and serving model on the same holdout of new labelled rows. */
+export const evaluate: Step = async (ctx, state) => {
+  const holdout = parseCsvTable(await ctx.data.read(state.data!.holdout), state.data!.holdout);
+  const score = async (version: string) => {
+    const pkg = await ctx.models.load(state.model, version);
+    const predictor = await Predictor.create(pkg);
+    try {
+      const { quality } = await evaluateTable(predictor, holdout, pkg.manifest.labelColumn!);
+      return quality;
+    } finally {
+      await predictor.release();
+    }
+  };
+  const candidate = await score(state.candidateVersion!);
+  const serving = await score(state.servingVersion);
+  const metric = 'accuracy' in candidate ? 'accuracy' : 'r2';
+  const value = (q: ClassificationReport | RegressionReport) => ('accuracy' in q ? q.accuracy : q.r2);
+  return {
+    state: { ...state, evaluation: { metric, candidate: value(candidate), serving: value(serving), rows: candidate.rows } },
+    summary: `${metric} on ${candidate.rows} holdout rows: candidate ${value(candidate).toFixed(4)}, serving ${value(serving).toFixed(4)}`,
+  };
+};
+
+/** Quantizes the candidate; its int8 model serves only if it passes its own gate. */
+export const quantize: Step = async (ctx, state) => {
+  if (ctx.options?.quantize === false) return { state, summary: 'skipped (quantize: false)' };
+  const store = ctx.models.packageStore(state.model, state.candidateVersion!);
+  const pkg = await ctx.models.load(state.model, state.candidateVersion!);
+  const holdout = parseCsvTable(await ctx.data.read(state.data!.holdout), state.data!.holdout);
+  await quantizePackage(store, pkg, {
+    evaluation: { table: holdout, source: state.data!.holdout, label: pkg.manifest.labelColumn },
+    latency: { budgetMs: 300 },
+  });
+  const summary = (await ctx.models.load(state.model, state.candidateVersion!)).manifest.quantization;
+  const servable = summary?.servable ?? false;
+  return {
+    state: { ...state, quantization: { servable, failures: summary?.failures ?? [] } },
+    summary: servable ? 'int8 model passed its gate and will serve' : `int8 model will not serve: ${(summary?.failures ?? []).join('; ') || 'no layer quantized'}`,
+  };
+};
+
+/** The candidate must not be worse than the serving model on the same data by more than the margin. */
+export const gate: Step = async (ctx, state) => {
+  const evaluation = state.evaluation!;
+  const margin = (ctx.options?.maxDropPoints ?? 0.5) / 100;
+  const reasons: string[] = [];
+  if (evaluation.candidate < evaluation.serving - margin) {
+    reasons.push(`${evaluation.metric} ${evaluation.candidate.toFixed(4)} is more than ${(margin * 100).toFixed(2)} points below the serving model's ${evaluation.serving.toFixed(4)}`);
+  }
+  const passed = reasons.length === 0;
+  return { state: { ...state, gate: { passed, reasons } }, summary: passed ? `passed: ${evaluation.metric} ${evaluation.candidate.toFixed(4)} vs ${evaluation.serving.toFixed(4)}` : `failed: ${reasons.join('; ')}` };
+};
+
+/** Records the gate's verdict in the registry: approved, or rejected (never served). */
+export const register: Step = async (ctx, state) => {
+  const candidate = state.candidateVersion!;
+  if (state.gate!.passed) {
+    await setStatus(ctx.models, state.model, candidate, 'approved', `passed the gate in run ${state.runId}`, state.runId);
+    return { state, summary: `${candidate} approved` };
+  }
+  await setStatus(ctx.models, state.model, candidate, 'rejected', state.gate!.reasons.join('; '), state.runId);
+  return { state: { ...state, outcome: 'rejected' }, summary: `${candidate} rejected` };
+};
+
+/** Makes an approved candidate the serving version (the previous one stays for rollback). */
+export const deploy: Step = async (ctx, state) => {
+  if (state.outcome === 'rejected') return { state, summary: `nothing to deploy; ${state.servingVersion} keeps serving` };
+  if (ctx.options?.autoApprove === false) return { state: { ...state, outcome: 'approved' }, summary: `${state.candidateVersion} awaits manual promotion (mlops models promote)` };
+  await promote(ctx.models, state.model, state.candidateVersion!, `promoted by run ${state.runId}`);
+  return { state: { ...state, outcome: 'promoted' }, summary: `${state.candidateVersion} now serves; ${state.servingVersion} kept for rollback` };
+};
+
+/** Tells the on-call channel what happened. */
+export const notify: Step = async (ctx, state) => {
+  const subject = state.outcome === 'promoted' ? `${state.model}: ${state.candidateVersion} promoted` : `${state.model}: candidate ${state.candidateVersion} ${state.outcome}`;
+  const message = [
+    `Run ${state.runId} (${state.trigger.kind}: ${state.trigger.reason})`,
+    ...Object.entries(state.steps).map(([name, record]) => `${name}: ${record!.summary}`),
+  ].join('\n');
+  await ctx.notify({ subject, model: state.model, runId: state.runId, outcome: state.outcome, message });
+  return { state, summary: `sent "${subject}"` };
+};
+
+export const STEPS: Readonly<Record<string, Step>> = { prepare, train, evaluate, quantize, gate, register, deploy, notify };
+
+/** A stable 32-bit seed from a run id. */
+function hash(text: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
