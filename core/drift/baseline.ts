@@ -35,6 +35,19 @@ const CategoricalProfileSchema = z.object({
 
 export const FeatureProfileSchema = z.discriminatedUnion('kind', [NumericProfileSchema, CategoricalProfileSchema]);
 
+/**
+ * Isotonic map from a row's top-class probability (its confidence) to the probability that the
+ * prediction is right, fitted on labelled held-out rows (core/drift/quality.ts fitConfidenceCalibration).
+ * Piecewise linear through (x, y), flat outside; used by confidence-based performance estimation.
+ */
+export const ConfidenceCalibrationSchema = z.object({
+  x: z.array(z.number()),
+  y: z.array(z.number()),
+  /** Mean calibrated confidence on the rows it was fitted on, which equals their accuracy. */
+  expectedAccuracy: z.number(),
+  rows: z.number().int(),
+});
+
 export const PredictionProfileSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('classification'),
@@ -43,6 +56,10 @@ export const PredictionProfileSchema = z.discriminatedUnion('kind', [
     classShares: z.array(z.number()),
     /** Distribution of the positive-class probability (binary) or top-class probability (multiclass). */
     score: NumericProfileSchema,
+    /** Mean top-class probability over the profiled rows: the model's own expected accuracy (absent in older baselines). */
+    expectedAccuracy: z.number().optional(),
+    /** Confidence calibration for performance estimation without labels (optional). */
+    calibration: ConfidenceCalibrationSchema.optional(),
   }),
   z.object({ kind: z.literal('regression'), value: NumericProfileSchema }),
 ]);
@@ -60,6 +77,8 @@ export type Baseline = z.infer<typeof BaselineSchema>;
 export type NumericProfile = z.infer<typeof NumericProfileSchema>;
 export type CategoricalProfile = z.infer<typeof CategoricalProfileSchema>;
 export type FeatureProfile = z.infer<typeof FeatureProfileSchema>;
+export type PredictionProfile = z.infer<typeof PredictionProfileSchema>;
+export type ConfidenceCalibration = z.infer<typeof ConfidenceCalibrationSchema>;
 
 export interface ProfileOptions {
   /** Number of quantile bins per numeric feature. @default 10 */
@@ -179,6 +198,7 @@ export class BaselineBuilder {
   private rows = 0;
   private readonly classCounts: number[];
   private readonly score: NumericAccumulator;
+  private confidenceSum = 0;
 
   constructor(
     private readonly manifest: Pick<Manifest, 'task' | 'input' | 'output' | 'metrics'>,
@@ -230,7 +250,13 @@ export class BaselineBuilder {
         ? undefined
         : this.manifest.task === 'regression'
           ? { kind: 'regression' as const, value: { ...score, name: 'prediction' } }
-          : { kind: 'classification' as const, classes: [...classes], classShares: this.classCounts.map((c) => c / scored), score };
+          : {
+              kind: 'classification' as const,
+              classes: [...classes],
+              classShares: this.classCounts.map((c) => c / scored),
+              score,
+              expectedAccuracy: this.confidenceSum / scored,
+            };
     return { schemaVersion: 1, rows: this.rows, createdAt: createdAt.toISOString(), features, prediction, metrics: { ...this.manifest.metrics } };
   }
 
@@ -243,6 +269,7 @@ export class BaselineBuilder {
     let best = 0;
     for (let k = 1; k < width; k++) if (values[r * width + k]! > values[r * width + best]!) best = k;
     this.classCounts[best]!++;
+    this.confidenceSum += values[r * width + best]!;
     this.score.add(width === 2 ? values[r * 2 + 1]! : values[r * width + best]!);
   }
 }

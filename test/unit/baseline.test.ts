@@ -70,4 +70,28 @@ describe('BaselineBuilder', () => {
     expect(baseline.prediction).toMatchObject({ kind: 'classification', classShares: [0.5, 0.5] });
     expect(baseline.metrics).toEqual({ accuracy: 0.9 });
   });
+
+  it('records the mean top-class probability as the model’s own expected accuracy', () => {
+    const builder = new BaselineBuilder(manifest);
+    builder.addRows(Float32Array.from([30, 0, 40, 1, 50, 1, 60, 0]), 4, { values: [0.9, 0.1, 0.2, 0.8, 0.3, 0.7, 0.6, 0.4], width: 2 });
+    const prediction = builder.finish().prediction;
+    expect(prediction?.kind === 'classification' && prediction.expectedAccuracy).toBeCloseTo(0.75, 12);
+  });
+
+  it('still reads baselines written before expectedAccuracy and calibration existed', () => {
+    const builder = new BaselineBuilder(manifest);
+    builder.addRows(Float32Array.from([30, 0, 40, 1]), 2, { values: [0.9, 0.1, 0.2, 0.8], width: 2 });
+    const written = JSON.parse(JSON.stringify(builder.finish()));
+    delete written.prediction.expectedAccuracy;
+    expect(BaselineSchema.parse(written).prediction).toMatchObject({ kind: 'classification', classes: ['no', 'yes'] });
+  });
+
+  it('accepts a confidence calibration in the prediction profile', () => {
+    const builder = new BaselineBuilder(manifest);
+    builder.addRows(Float32Array.from([30, 0, 40, 1]), 2, { values: [0.9, 0.1, 0.2, 0.8], width: 2 });
+    const baseline = builder.finish();
+    const calibration = { x: [0.6, 0.9], y: [0.55, 0.8], expectedAccuracy: 0.7, rows: 500 };
+    const parsed = BaselineSchema.parse({ ...baseline, prediction: { ...baseline.prediction, calibration } });
+    expect(parsed.prediction).toMatchObject({ calibration });
+  });
 });

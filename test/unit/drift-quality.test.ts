@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import { BaselineSchema } from '../../core/drift/baseline';
+import { detectDriftOnRows } from '../../core/drift/detect';
+import { cbpeReference, fitConfidenceCalibration, macroF1 } from '../../core/drift/quality';
+import { baselineOf, draws, matrix, type ModelDef, scoreRows } from '../fixtures/drift/builders';
+
+const model: ModelDef = { task: 'binary', features: [{ name: 'x', type: 'numeric' }], metrics: { accuracy: 0.85, macroF1: 0.84, rows: 2000 } };
+
+/** Binary scores whose top-class probability is `confidence(row)`, predicting class 1 on even rows. */
+function scoresWith(rows: number, confidence: (row: number) => number) {
+  return scoreRows(rows, 2, (r) => {
+    const c = confidence(r);
+    return r % 2 === 0 ? [1 - c, c] : [c, 1 - c];
+  });
+}
+
+/** Labels that agree with the prediction (class 1 on even rows) with probability `accuracy`. */
+function labelsWith(rows: number, accuracy: number, seed: number): Float64Array {
+  const d = draws(seed);
+  return Float64Array.from({ length: rows }, (_, r) => {
+    const predicted = r % 2 === 0 ? 1 : 0;
+    return d.random.next() < accuracy ? predicted : 1 - predicted;
+  });
+}
+
+const baseline = baselineOf(model, 4000, [draws(1).normal()], scoresWith(4000, () => 0.85));
+
+function run(rows: number, confidence: (row: number) => number, labels?: Float64Array) {
+  return detectDriftOnRows(baseline, matrix(rows, [draws(2).normal()]), rows, { scores: scoresWith(rows, confidence), labels });
+}
+
+describe('confidence-based performance estimation (CBPE)', () => {
+  it('estimates accuracy as the mean top-class probability, against the baseline’s own', () => {
+    const estimated = run(1000, (r) => (r % 4 < 2 ? 0.9 : 0.7)).quality!.estimated!;
+    expect(estimated.estimate).toBeCloseTo(0.8, 12);
+    expect(estimated.reference).toBeCloseTo(0.85, 12);
+    expect(estimated).toMatchObject({ method: 'cbpe', metric: 'accuracy', calibrated: false });
+  });
+
+  it('raises its own alarm when the estimate falls materially below the reference', () => {
+    const r = run(1000, () => 0.7);
+    expect(r.quality!.estimated).toMatchObject({ alarm: true, verdict: 'degraded' });
+    expect(r.quality!.estimated!.change).toBeCloseTo(-0.15, 12);
+    expect(r.dataset.warnings.join()).toMatch(/CBPE/);
+  });
+
+  it('stays quiet when confidence is as at baseline', () => {
+    expect(run(1000, () => 0.85).quality!.estimated).toMatchObject({ alarm: false, verdict: 'no_degradation' });
+  });
+
+  it('gives insufficient_data under 200 scored rows', () => {
+    expect(run(150, () => 0.5).quality!.estimated).toMatchObject({ alarm: false, verdict: 'insufficient_data', estimate: null });
+  });
+
+  it('uses a fitted calibration: an overconfident model is estimated at its real accuracy', () => {
+    // The model claims 0.9 but is right 60% of the time on the held-out rows the calibration is fitted on.
+    const held = scoresWith(4000, () => 0.9);
+    const calibration = fitConfidenceCalibration(held.values, 2, labelsWith(4000, 0.6, 3));
+    const calibrated = BaselineSchema.parse({ ...baseline, prediction: { ...baseline.prediction!, calibration } });
+    const r = detectDriftOnRows(calibrated, matrix(1000, [draws(4).normal()]), 1000, { scores: scoresWith(1000, () => 0.9) });
+    expect(r.quality!.estimated!.calibrated).toBe(true);
+    expect(r.quality!.estimated!.estimate).toBeCloseTo(0.6, 1);
+    expect(r.quality!.estimated!.reference).toBeCloseTo(0.6, 1);
+    expect(r.quality!.estimated!.alarm).toBe(false);
+  });
+
+  it('falls back to the score sample for baselines written before expectedAccuracy existed', () => {
+    const { expectedAccuracy: _dropped, ...older } = baseline.prediction as Extract<typeof baseline.prediction, { kind: 'classification' }>;
+    expect(cbpeReference(older).reference).toBeCloseTo(0.85, 9);
+  });
+});
+
+describe('fitConfidenceCalibration', () => {
+  it('is monotone and preserves the mean (the fitted rows’ accuracy)', () => {
+    const d = draws(5);
+    const rows = 3000;
+    const confidences = Array.from({ length: rows }, () => 0.5 + 0.5 * d.random.next());
+    const probabilities = Float64Array.from(confidences.flatMap((c) => [1 - c, c]));
+    // Right with probability c² (overconfident), so the map bends below the diagonal.
+    const labels = Float64Array.from(confidences, (c) => (d.random.next() < c * c ? 1 : 0));
+    const calibration = fitConfidenceCalibration(probabilities, 2, labels);
+    for (let i = 1; i < calibration.y.length; i++) expect(calibration.y[i]!).toBeGreaterThanOrEqual(calibration.y[i - 1]!);
+    const accuracy = labels.reduce((a, b) => a + b, 0) / rows;
+    expect(calibration.expectedAccuracy).toBeCloseTo(accuracy, 12);
+    expect(calibration.rows).toBe(rows);
+  });
+});
+
+describe('labelled quality', () => {
+  it('flags a significant, material accuracy and macro-F1 drop', () => {
+    const quality = run(1000, () => 0.85, labelsWith(1000, 0.7, 6)).quality!;
+    const accuracy = quality.metrics.find((m) => m.name === 'accuracy')!;
+    expect(accuracy).toMatchObject({ test: 'two_proportion_z', verdict: 'degraded' });
+    expect(accuracy.pValue).toBeLessThan(1e-6);
+    expect(quality.metrics.find((m) => m.name === 'macroF1')).toMatchObject({ test: 'bootstrap', verdict: 'degraded' });
+    expect(quality.alarm).toBe(true);
+    expect(quality.labeledRows).toBe(1000);
+  });
+
+  it('does not flag accuracy at the baseline level', () => {
+    const quality = run(1000, () => 0.85, labelsWith(1000, 0.86, 7)).quality!;
+    expect(quality.metrics.map((m) => m.verdict)).toEqual(['no_degradation', 'no_degradation']);
+    expect(quality.alarm).toBe(false);
+  });
+
+  it('does not flag a drop smaller than the threshold, even when significant on many rows', () => {
+    const quality = run(50_000, () => 0.85, labelsWith(50_000, 0.835, 8)).quality!;
+    const accuracy = quality.metrics.find((m) => m.name === 'accuracy')!;
+    expect(accuracy.pValue).toBeLessThan(0.05);
+    expect(accuracy.verdict).toBe('no_degradation');
+  });
+
+  it('gives insufficient_data under 200 labelled rows', () => {
+    const labels = labelsWith(1000, 0.5, 9).map((v, r) => (r < 150 ? v : Number.NaN));
+    const quality = run(1000, () => 0.85, labels).quality!;
+    expect(quality.labeledRows).toBe(150);
+    expect(quality.metrics.every((m) => m.verdict === 'insufficient_data')).toBe(true);
+  });
+
+  it('tests regression RMSE with a one-sided variance test', () => {
+    const regression: ModelDef = { task: 'regression', features: [{ name: 'x', type: 'numeric' }], metrics: { rmse: 1, rows: 1000 } };
+    const value = draws(11).normal();
+    const base = baselineOf(regression, 3000, [draws(10).normal()], scoreRows(3000, 1, () => [value()]));
+    const truthWithError = (sd: number, seed: number) => {
+      const d = draws(seed);
+      const predictions = Float64Array.from({ length: 1000 }, () => d.random.normal());
+      const labels = predictions.map((p) => p + sd * d.random.normal());
+      return detectDriftOnRows(base, matrix(1000, [draws(seed + 1).normal()]), 1000, { scores: { values: predictions, width: 1 }, labels }).quality!;
+    };
+    expect(truthWithError(1.3, 12).metrics[0]).toMatchObject({ name: 'rmse', test: 'chi_square_variance', verdict: 'degraded' });
+    expect(truthWithError(1.0, 14).metrics[0]).toMatchObject({ name: 'rmse', verdict: 'no_degradation' });
+  });
+});
+
+describe('macroF1', () => {
+  it('averages per-class F1 as core/model/metrics.ts does', () => {
+    expect(macroF1([[40, 10], [20, 30]])).toBeCloseTo((80 / 110 + 60 / 90) / 2, 12);
+  });
+});
