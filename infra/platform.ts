@@ -1,6 +1,7 @@
 import { type App, RemovalPolicy, Tags } from 'aws-cdk-lib';
-import type { PlatformConfig } from './config';
+import { gpuSettings, isGpuModel, type PlatformConfig } from './config';
 import { BatchStack } from './stacks/batch-stack';
+import { GpuEndpointStack } from './stacks/gpu-endpoint-stack';
 import { ServerlessInferenceStack } from './stacks/serverless-inference-stack';
 import { StorageStack } from './stacks/storage-stack';
 
@@ -9,6 +10,8 @@ export interface Platform {
   readonly storage: StorageStack;
   /** Present when some model's servingMode is serverless or both. */
   readonly serverlessInference: ServerlessInferenceStack | undefined;
+  /** Present when some model's servingMode is gpu or both: SageMaker endpoints and their API. */
+  readonly gpuEndpoints: GpuEndpointStack | undefined;
   /** Scores files dropped under batch/input/<model>/ with any model in the model bucket. */
   readonly batch: BatchStack;
 }
@@ -53,7 +56,33 @@ export function addPlatformStacks(app: App, config: PlatformConfig): Platform {
     key: storage.key,
     removalPolicy,
   });
-  return { storage, serverlessInference, batch };
+
+  // GPU models get SageMaker endpoints and their own API (the serverless API's paths, auth and
+  // limits on another URL): a route on the serverless API would tie the two stacks' deployments
+  // together through cross-stack API Gateway resources.
+  const gpuModels = config.models.filter(isGpuModel);
+  const gpuEndpoints =
+    gpuModels.length === 0
+      ? undefined
+      : new GpuEndpointStack(app, stackName(config, 'GpuEndpoint'), {
+          env,
+          description: `MLOps ${config.stage}: SageMaker GPU endpoints (Triton) and their API`,
+          stage: config.stage,
+          models: gpuModels,
+          gpu: gpuSettings(config),
+          serverless: config.serverless,
+          modelBucket: storage.modelBucket,
+          dataBucket: storage.dataBucket,
+          key: storage.key,
+          // API Gateway's CloudWatch role is one per account and region: the serverless stack owns
+          // it when there is one, and is deployed first.
+          manageApiGatewayCloudWatchRole: serverlessInference === undefined,
+          removalPolicy,
+        });
+  if (gpuEndpoints && serverlessInference) {
+    gpuEndpoints.addStackDependency(serverlessInference, 'its API relies on the API Gateway CloudWatch role the serverless stack creates');
+  }
+  return { storage, serverlessInference, batch, gpuEndpoints };
 }
 
 function stackName(config: PlatformConfig, part: string): string {
