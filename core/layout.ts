@@ -23,6 +23,8 @@ export const DataPrefixes = {
   datasets: 'datasets/',
   /** Retraining runs: state and data, as `pipeline/<model>/<runId>/…`. */
   pipeline: 'pipeline/',
+  /** The drift monitor's state per model: watermark, recent verdicts, last retraining trigger. */
+  monitor: 'monitor/',
   /** Notifications the platform sent (failures, promotions), one JSON object each. */
   notifications: 'notifications/',
 } as const;

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { BaselineSchema } from '../drift/baseline';
+import { detectDrift, type DriftOptions } from '../drift/detect';
+import type { DriftReport } from '../drift/report';
+import { DriftWindow } from '../drift/window';
+import { DataPrefixes } from '../layout';
+import { BlobNotFoundError, type BlobStore } from '../model/blob-store';
+import { PackageFiles } from '../model/manifest';
+import { packageJson } from '../model/model-package';
+import type { ModelSource } from '../model/registry';
+import { CaptureDecoder, type SkipReason } from './capture-reader';
+import { renderReportHtml } from './report-html';
+
+export interface MonitorOptions {
+  readonly drift?: DriftOptions;
+  /** Fewest captured rows before a window is assessed; smaller windows wait for more traffic. @default 200 */
+  readonly minRows?: number;
+  /** Drift is confirmed when at least `confirmRuns` of the last `ofLastRuns` runs alerted. @default 2 */
+  readonly confirmRuns?: number;
+  /** @default 3 */
+  readonly ofLastRuns?: number;
+  /** No second retraining trigger for the same model within this many hours. @default 24 */
+  readonly cooldownHours?: number;
+}
+
+const MonitorStateSchema = z.object({
+  version: z.string(),
+  /** The last capture object included in a report; later keys are the next window. */
+  watermark: z.string(),
+  /** Alert flags of recent runs, oldest first. */
+  alerts: z.array(z.boolean()).default([]),
+  lastTriggerAt: z.iso.datetime().nullable().default(null),
+});
+type MonitorState = z.infer<typeof MonitorStateSchema>;
+
+export type MonitorOutcome =
+  | { readonly status: 'waiting'; readonly model: string; readonly version: string; readonly rows: number; readonly reason: string }
+  | {
+      readonly status: 'reported';
+      readonly model: string;
+      readonly version: string;
+      readonly rows: number;
+      readonly skipped: Record<SkipReason, number>;
+      readonly report: DriftReport;
+      readonly reportKey: string;
+      readonly htmlKey: string;
+      /** This run's dataset-level alert. */
+      readonly alert: boolean;
+      /** Enough recent runs alerted to call it drift. */
+      readonly confirmed: boolean;
+      /** Set when this run starts retraining (confirmed drift, outside the cooldown); the id de-duplicates. */
+      readonly trigger: { readonly id: string; readonly reason: string } | null;
+    };
+
+const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+const stateKey = (model: string) => `${DataPrefixes.monitor}${model}/state.json`;
+
+/**
+ * One monitoring run for a model's serving version: reads the capture written since the last
+ * run (watermark in S3), compares it with the package's baseline, writes a JSON and an HTML
+ * report under reports/<model>/, and decides whether drift is confirmed and retraining
+ * should start (k of the last n runs, with a cooldown so one episode starts one run).
+ * Memory is bounded: capture objects are read one at a time into a fixed-size window.
+ */
+export async function runMonitor(deps: { models: ModelSource; data: BlobStore; now?: () => Date; options?: MonitorOptions }, model: string): Promise<MonitorOutcome> {
+  const now = (deps.now ?? (() => new Date()))();
+  const o = deps.options ?? {};
+  const version = await deps.models.servingVersion(model);
+  const pkg = await deps.models.load(model, version);
+  const baseline = BaselineSchema.parse(packageJson(pkg, PackageFiles.baseline) ?? failNoBaseline(model, version));
+  const previous = await readState(deps.data, model);
+  // A promotion starts a new series: the old version's watermark and verdicts do not apply.
+  const state: MonitorState = previous?.version === version ? previous : { version, watermark: '', alerts: [], lastTriggerAt: previous?.lastTriggerAt ?? null };
+
+  const prefix = `${DataPrefixes.capture}${model}/${version}/`;
+  const keys = (await deps.data.list(prefix)).filter((key) => key > state.watermark);
+  const decoder = new CaptureDecoder(pkg.manifest);
+  const window = new DriftWindow(baseline);
+  for (const key of keys) {
+    for (const chunk of decoder.addText(decode(await deps.data.read(key)))) window.addRows(chunk.x, chunk.rows, { values: chunk.scores, width: chunk.width });
+  }
+  const last = decoder.flush();
+  if (last) window.addRows(last.x, last.rows, { values: last.scores, width: last.width });
+  const minRows = o.minRows ?? 200;
+  if (window.rows < minRows) {
+    return { status: 'waiting', model, version, rows: window.rows, reason: `${window.rows} captured rows since the last report; waiting for ${minRows}` };
+  }
+
+  const report = detectDrift(baseline, window, o.drift);
+  const alert = report.dataset.alert;
+  const alerts = [...state.alerts, alert].slice(-(o.ofLastRuns ?? 3));
+  const confirmed = alerts.filter(Boolean).length >= (o.confirmRuns ?? 2);
+  const cooldownMs = (o.cooldownHours ?? 24) * 3_600_000;
+  const cooled = !state.lastTriggerAt || now.getTime() - Date.parse(state.lastTriggerAt) >= cooldownMs;
+  const stamp = now.toISOString().replace(/[:.]/g, '-');
+  const trigger = confirmed && cooled ? { id: `drift-${model}-${stamp}`, reason: `drift confirmed in ${alerts.filter(Boolean).length} of the last ${alerts.length} runs: ${report.dataset.driftedFeatures.join(', ') || 'predictions'}` } : null;
+
+  const reportKey = `${DataPrefixes.reports}${model}/${stamp}.json`;
+  const htmlKey = `${DataPrefixes.reports}${model}/${stamp}.html`;
+  const window_ = `${keys.length} capture object(s) after ${state.watermark || 'the start'}`;
+  const triggered = trigger ? `retraining run ${trigger.id}` : confirmed ? 'nothing: retraining was triggered less than the cooldown ago' : null;
+  await deps.data.write(reportKey, JSON.stringify({ model, version, createdAt: now.toISOString(), window: window_, rows: window.rows, skipped: decoder.skipped, alert, confirmed, trigger, ...report }, null, 2));
+  await deps.data.write(htmlKey, renderReportHtml(report, { model, version, createdAt: now.toISOString(), window: window_, triggered, skipped: decoder.skipped }));
+  const next: MonitorState = { version, watermark: keys.at(-1) ?? state.watermark, alerts: trigger ? [] : alerts, lastTriggerAt: trigger ? now.toISOString() : state.lastTriggerAt };
+  await deps.data.write(stateKey(model), JSON.stringify(next, null, 2));
+  return { status: 'reported', model, version, rows: window.rows, skipped: decoder.skipped, report, reportKey, htmlKey, alert, confirmed, trigger };
+}
+
+async function readState(data: BlobStore, model: string): Promise<MonitorState | null> {
+  try {
+    return MonitorStateSchema.parse(JSON.parse(decode(await data.read(stateKey(model)))));
+  } catch (error) {
+    if (error instanceof BlobNotFoundError) return null;
+    throw error;
+  }
+}
+
+function failNoBaseline(model: string, version: string): never {
+  throw new Error(`${model} ${version} has no ${PackageFiles.baseline}; drift cannot be measured without one (mlops baseline)`);
+}
