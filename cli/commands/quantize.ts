@@ -63,7 +63,7 @@ export function formatReport(r: QuantizationReport): string {
   lines.push(`mode: ${r.mode}${!c ? '' : r.mode === 'static' ? `, calibrated on ${c.source} (${c.method}, ${c.rows} rows)` : `, layers checked on ${c.rows} rows of ${c.source}`}`);
   lines.push('', table([['layer', 'shape', 'int8', 'weight error', 'note'], ...r.layers.map((l) => [l.name, `${l.shape[0]}×${l.shape[1]}`, l.quantized ? 'yes' : 'no', l.weightError, l.reason ?? ''])]));
   const kept = r.floatOps.filter((f) => !f.reason.startsWith('elementwise'));
-  if (kept.length) lines.push('', table([['left float', 'count', 'why'], ...kept.map((f) => [`${f.domain === 'ai.onnx' ? '' : `${f.domain}:`}${f.op}`, f.count, f.reason])]));
+  if (kept.length) lines.push('', table([['other ops', 'count', 'how they run'], ...kept.map((f) => [`${f.domain === 'ai.onnx' ? '' : `${f.domain}:`}${f.op}`, f.count, f.reason])]));
   const rows: (string | number)[][] = [['', 'fp32', 'int8', 'change']];
   rows.push(['size', formatBytes(r.size.fp32Bytes), r.size.int8Bytes === null ? '-' : formatBytes(r.size.int8Bytes), r.size.ratio === null ? '-' : `${r.size.ratio.toFixed(2)}x`]);
   for (const l of r.latency) rows.push([`latency batch ${l.batch}`, `${formatNumber(l.fp32Ms)} ms`, `${formatNumber(l.int8Ms)} ms`, `${l.speedup.toFixed(2)}x speed-up`]);
