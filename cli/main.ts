@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerDrift } from './commands/drift';
 import { registerEvaluate } from './commands/evaluate';
 import { registerGenerate } from './commands/generate';
 import { registerImport } from './commands/import';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerModels(program);
   registerRetrain(program);
+  registerDrift(program);
 
   return program;
 }

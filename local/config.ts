@@ -6,6 +6,7 @@ const EnvSchema = z.object({
   MLOPS_HOME: z.string().min(1).default('.mlops'),
   MLOPS_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   MLOPS_S3_PORT: z.coerce.number().int().min(0).max(65535).default(4569),
+  MLOPS_MONITOR_SECONDS: z.coerce.number().int().min(0).default(60),
 });
 
 export interface LocalConfig {
@@ -13,6 +14,8 @@ export interface LocalConfig {
   readonly home: string;
   readonly port: number;
   readonly s3Port: number;
+  /** Seconds between drift monitoring passes; 0 turns the timer off (passes run on demand). */
+  readonly monitorSeconds?: number;
 }
 
 /** Reads and validates the environment, naming any bad variable. */
@@ -22,5 +25,5 @@ export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
     const issue = parsed.error.issues[0]!;
     throw new Error(`environment variable ${String(issue.path[0])} ${issue.message} (got ${JSON.stringify(env[String(issue.path[0])])})`);
   }
-  return { home: resolve(parsed.data.MLOPS_HOME), port: parsed.data.MLOPS_PORT, s3Port: parsed.data.MLOPS_S3_PORT };
+  return { home: resolve(parsed.data.MLOPS_HOME), port: parsed.data.MLOPS_PORT, s3Port: parsed.data.MLOPS_S3_PORT, monitorSeconds: parsed.data.MLOPS_MONITOR_SECONDS };
 }

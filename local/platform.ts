@@ -11,6 +11,8 @@ import type { LocalConfig } from './config';
 import { dashboardRoutes } from './dashboard/routes';
 import { RequestStats } from './dashboard/request-stats';
 import { type EmbeddedS3, startEmbeddedS3 } from './embedded-s3';
+import { MonitorLoop } from './monitor-loop';
+import { localPipelineContext } from './pipeline';
 
 /** Bucket names of the local platform (the deployed ones come from the Storage stack). */
 export const LOCAL_BUCKETS = { models: 'mlops-models', data: 'mlops-data' } as const;
@@ -21,13 +23,15 @@ export interface RunningPlatform {
   readonly engine: InferenceEngine;
   readonly capture: CaptureBuffer;
   readonly batch: BatchWatcher;
+  readonly monitor: MonitorLoop;
   stop(): Promise<void>;
 }
 
 /**
  * Starts the one-machine platform: the embedded S3 (models and data buckets, kept in
  * MLOPS_HOME), the demo model on first start, the inference API reading models from S3 and
- * capturing to it, and the batch watcher — the same code the Lambdas run.
+ * capturing to it, the batch watcher, and the drift monitor on a timer that starts retraining
+ * on confirmed drift — the same code the Lambdas run.
  */
 export async function startPlatform(config: LocalConfig, log: (line: string) => void): Promise<RunningPlatform> {
   const s3 = await startEmbeddedS3({ directory: join(config.home, 's3'), port: config.s3Port, buckets: Object.values(LOCAL_BUCKETS) });
@@ -58,13 +62,17 @@ export async function startPlatform(config: LocalConfig, log: (line: string) => 
   const batch = new BatchWatcher(batchApp, log);
   batch.watch(s3, LOCAL_BUCKETS.data);
   await batch.catchUp(dataStore);
+  const monitor = new MonitorLoop(models, dataStore, localPipelineContext(models, dataStore, join(config.home, 'work', 'pipeline'), log), log);
+  if (config.monitorSeconds) monitor.start(config.monitorSeconds * 1000);
   return {
     apiUrl: api.url,
     s3,
     engine,
     capture,
     batch,
+    monitor,
     stop: async () => {
+      await monitor.stop();
       await api.close();
       await batch.idle();
       await capture.flush();

@@ -31,7 +31,9 @@ export function registerInspect(program: Command): void {
         const b = BaselineSchema.parse(baseline);
         console.log(`\nbaseline: ${b.rows} rows, ${b.features.length} feature profiles${b.prediction ? ', prediction profile' : ''}`);
       }
-      if (!pkg.files.has(PackageFiles.int8Model)) console.log('quantization: none (model.int8.onnx not present)');
+      const q = m.quantization;
+      if (!q) console.log('quantization: none (mlops quantize writes model.int8.onnx)');
+      else console.log(`quantization: ${q.mode}, ${q.file ?? 'no layer quantized'}; ${q.servable ? 'passed its gate: the int8 model serves' : `failed its gate (${q.failures.join('; ')}): the float model serves`}; report ${q.report}`);
     });
 }
 
