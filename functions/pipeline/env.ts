@@ -1,0 +1,22 @@
+import { z } from 'zod';
+
+/** Environment of the pipeline step functions; the Pipeline construct sets every variable. */
+export const PipelineEnvSchema = z.object({
+  MODEL_BUCKET: z.string().min(3),
+  DATA_BUCKET: z.string().min(3),
+  /** SNS topic for failure and promotion notifications. */
+  NOTIFY_TOPIC_ARN: z.string().min(1).optional(),
+  MAX_DROP_POINTS: z.coerce.number().default(0.5),
+  EPOCHS: z.coerce.number().int().positive().default(40),
+  QUANTIZE: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  AUTO_APPROVE: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+});
+
+export type PipelineEnv = z.infer<typeof PipelineEnvSchema>;
+
+export function pipelineEnv(env: NodeJS.ProcessEnv = process.env): PipelineEnv {
+  const result = PipelineEnvSchema.safeParse(env);
+  if (!result.success) throw new Error(`invalid environment: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return result.data;
+}
