@@ -40,7 +40,8 @@ export async function startPlatform(config: LocalConfig, log: (line: string) => 
   const models = new ModelRepository(modelStore);
   await ensureDemoModel(models, dataStore, join(config.home, 'work'), log);
 
-  const engine = new InferenceEngine(models);
+  // Registry reads are local and cheap: promotions reach the API within two seconds.
+  const engine = new InferenceEngine(models, { servingTtlMs: 2000 });
   const capture = new CaptureBuffer((key, body) => dataStore.write(key, body), {
     maxAgeMs: 5_000,
     onError: (error) => log(`capture write failed: ${(error as Error).message}`),

@@ -3,6 +3,7 @@ import { BaselineSchema } from '../drift/baseline';
 import { detectDrift, type DriftOptions } from '../drift/detect';
 import type { DriftReport } from '../drift/report';
 import { DriftWindow } from '../drift/window';
+import { captureKey } from '../capture/capture';
 import { DataPrefixes } from '../layout';
 import { BlobNotFoundError, type BlobStore } from '../model/blob-store';
 import { PackageFiles } from '../model/manifest';
@@ -21,12 +22,20 @@ export interface MonitorOptions {
   readonly ofLastRuns?: number;
   /** No second retraining trigger for the same model within this many hours. @default 24 */
   readonly cooldownHours?: number;
+  /**
+   * How late a capture object may arrive relative to the time in its key (writers buffer for
+   * up to a few seconds, clocks differ): objects this recent are remembered by key, so a late
+   * one is still read, and none is read twice. @default 600
+   */
+  readonly lateArrivalSeconds?: number;
 }
 
 const MonitorStateSchema = z.object({
   version: z.string(),
-  /** The last capture object included in a report; later keys are the next window. */
+  /** Capture keys up to this one were read (lexicographic: keys sort by the time in them). */
   watermark: z.string(),
+  /** Keys after the watermark already read (recent enough that a late writer could still add before them). */
+  recent: z.array(z.string()).default([]),
   /** Alert flags of recent runs, oldest first. */
   alerts: z.array(z.boolean()).default([]),
   lastTriggerAt: z.iso.datetime().nullable().default(null),
@@ -57,7 +66,8 @@ const stateKey = (model: string) => `${DataPrefixes.monitor}${model}/state.json`
 
 /**
  * One monitoring run for a model's serving version: reads the capture written since the last
- * run (watermark in S3), compares it with the package's baseline, writes a JSON and an HTML
+ * run (a watermark plus the recently read keys, in S3, so late objects are neither lost nor
+ * read twice), compares it with the package's baseline, writes a JSON and an HTML
  * report under reports/<model>/, and decides whether drift is confirmed and retraining
  * should start (k of the last n runs, with a cooldown so one episode starts one run).
  * Memory is bounded: capture objects are read one at a time into a fixed-size window.
@@ -70,10 +80,11 @@ export async function runMonitor(deps: { models: ModelSource; data: BlobStore; n
   const baseline = BaselineSchema.parse(packageJson(pkg, PackageFiles.baseline) ?? failNoBaseline(model, version));
   const previous = await readState(deps.data, model);
   // A promotion starts a new series: the old version's watermark and verdicts do not apply.
-  const state: MonitorState = previous?.version === version ? previous : { version, watermark: '', alerts: [], lastTriggerAt: previous?.lastTriggerAt ?? null };
+  const state: MonitorState = previous?.version === version ? previous : { version, watermark: '', recent: [], alerts: [], lastTriggerAt: previous?.lastTriggerAt ?? null };
 
   const prefix = `${DataPrefixes.capture}${model}/${version}/`;
-  const keys = (await deps.data.list(prefix)).filter((key) => key > state.watermark);
+  const seen = new Set(state.recent);
+  const keys = (await deps.data.list(prefix)).filter((key) => key > state.watermark && !seen.has(key));
   const decoder = new CaptureDecoder(pkg.manifest);
   const window = new DriftWindow(baseline);
   for (const key of keys) {
@@ -101,7 +112,17 @@ export async function runMonitor(deps: { models: ModelSource; data: BlobStore; n
   const triggered = trigger ? `retraining run ${trigger.id}` : confirmed ? 'nothing: retraining was triggered less than the cooldown ago' : null;
   await deps.data.write(reportKey, JSON.stringify({ model, version, createdAt: now.toISOString(), window: window_, rows: window.rows, skipped: decoder.skipped, alert, confirmed, trigger, ...report }, null, 2));
   await deps.data.write(htmlKey, renderReportHtml(report, { model, version, createdAt: now.toISOString(), window: window_, triggered, skipped: decoder.skipped }));
-  const next: MonitorState = { version, watermark: keys.at(-1) ?? state.watermark, alerts: trigger ? [] : alerts, lastTriggerAt: trigger ? now.toISOString() : state.lastTriggerAt };
+  // Keys older than the late-arrival horizon move behind the watermark; newer ones are remembered.
+  const horizon = captureKey(model, version, new Date(now.getTime() - (o.lateArrivalSeconds ?? 600) * 1000), '');
+  const read = [...state.recent, ...keys];
+  const behind = read.filter((key) => key <= horizon);
+  const next: MonitorState = {
+    version,
+    watermark: behind.length ? behind.reduce((a, b) => (a > b ? a : b)) : state.watermark,
+    recent: read.filter((key) => key > horizon),
+    alerts: trigger ? [] : alerts,
+    lastTriggerAt: trigger ? now.toISOString() : state.lastTriggerAt,
+  };
   await deps.data.write(stateKey(model), JSON.stringify(next, null, 2));
   return { status: 'reported', model, version, rows: window.rows, skipped: decoder.skipped, report, reportKey, htmlKey, alert, confirmed, trigger };
 }

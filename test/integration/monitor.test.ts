@@ -101,4 +101,13 @@ describe('the drift monitor', { timeout: 120_000 }, () => {
     expect(html).toMatch(/Skipped capture lines: invalid_json 1/);
     expect((await data.list(`${DataPrefixes.reports}demo/`)).length).toBeGreaterThanOrEqual(10);
   });
+
+  it('reads a capture object that arrives late, under a key older than the ones already read', async () => {
+    const now = clock;
+    clock -= 5 * 60_000;
+    await capture(300, 8);
+    clock = now + 60_000;
+    const outcome = await runMonitor(deps(), 'demo');
+    expect(outcome).toMatchObject({ status: 'reported', rows: 300 });
+  });
 });
