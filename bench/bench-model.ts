@@ -21,8 +21,9 @@ export function benchMlp(options: { inputs?: number; hidden?: number[]; classes?
   const transform = fitTransform(features, x, rows);
   const network = initNetwork([inputs, ...(options.hidden ?? [512, 512]), classes], 'softmax', random);
   const empty = { x: new Float32Array(0), y: new Float64Array(0), rows: 0 };
+  const task = classes === 2 ? 'binary' : 'multiclass';
   const model: TrainedModel = {
-    task: 'multiclass',
+    task,
     features,
     classes: Array.from({ length: classes }, (_, i) => `c${i}`),
     transform,
@@ -39,7 +40,7 @@ export function benchMlp(options: { inputs?: number; hidden?: number[]; classes?
     {
       name: 'bench',
       version: '1.0.0',
-      task: 'multiclass',
+      task,
       input: { tensor: 'features', features },
       output: { tensor: 'probabilities', kind: 'probabilities', classes: model.classes as string[] },
       createdAt: new Date().toISOString(),

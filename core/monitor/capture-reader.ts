@@ -21,6 +21,8 @@ export class CaptureDecoder {
   readonly skipped: Record<SkipReason, number> = { invalid_json: 0, not_a_record: 0, other_model_or_version: 0, missing_feature: 0, bad_value: 0, bad_prediction: 0 };
   private readonly width: number;
   private readonly scoreWidth: number;
+  /** The features as capture stores them: every one may be null (missing). */
+  private readonly features: Manifest['input']['features'];
   private x: Float32Array;
   private scores: Float32Array;
   private rows = 0;
@@ -30,6 +32,7 @@ export class CaptureDecoder {
     private readonly chunkRows = 4096,
   ) {
     this.width = manifest.input.features.length;
+    this.features = manifest.input.features.map((f) => ({ ...f, nullable: true }));
     this.scoreWidth = Math.max(classesOf(manifest).length, 1);
     this.x = new Float32Array(chunkRows * this.width);
     this.scores = new Float32Array(chunkRows * this.scoreWidth);
@@ -78,13 +81,14 @@ export class CaptureDecoder {
     const features = r.features as Record<string, unknown>;
     const offset = this.rows * this.width;
     for (let j = 0; j < this.width; j++) {
-      const feature = this.manifest.input.features[j]!;
-      if (!(feature.name in features)) {
+      const feature = this.features[j]!;
+      const raw = features[feature.name];
+      if (raw === undefined) {
         this.skipped.missing_feature++;
         return false;
       }
       // Capture stores what was served; a value the API accepted decodes, null is missing.
-      const value = features[feature.name] === null ? Number.NaN : coerceFeature({ ...feature, nullable: true }, features[feature.name]);
+      const value = typeof raw === 'number' && feature.type === 'numeric' ? raw : coerceFeature(feature, raw);
       if (typeof value === 'string') {
         this.skipped.bad_value++;
         return false;
