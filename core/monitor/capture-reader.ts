@@ -10,7 +10,12 @@ export interface CaptureChunk {
   readonly scores: Float32Array;
   readonly width: number;
   readonly rows: number;
+  /** Ground truth per row (class index or regression value), NaN where no label arrived. */
+  readonly labels: Float64Array;
 }
+
+/** Late ground truth, keyed by `<requestId>#<row>`: the label as the data team wrote it. */
+export type LabelLookup = ReadonlyMap<string, string | number>;
 
 /**
  * Decodes capture JSONL (format: core/capture/capture.ts) for one model version into the
@@ -25,17 +30,22 @@ export class CaptureDecoder {
   private readonly features: Manifest['input']['features'];
   private x: Float32Array;
   private scores: Float32Array;
+  private labels: Float64Array;
   private rows = 0;
+  /** Rows that found their ground truth. */
+  labelled = 0;
 
   constructor(
     private readonly manifest: Manifest,
     private readonly chunkRows = 4096,
+    private readonly groundTruth: LabelLookup = new Map(),
   ) {
     this.width = manifest.input.features.length;
     this.features = manifest.input.features.map((f) => ({ ...f, nullable: true }));
     this.scoreWidth = Math.max(classesOf(manifest).length, 1);
     this.x = new Float32Array(chunkRows * this.width);
     this.scores = new Float32Array(chunkRows * this.scoreWidth);
+    this.labels = new Float64Array(chunkRows);
   }
 
   /** Decodes the lines of one capture object; returns the chunks that filled up. */
@@ -69,7 +79,7 @@ export class CaptureDecoder {
       this.skipped.not_a_record++;
       return false;
     }
-    const r = record as { model?: unknown; version?: unknown; features?: unknown; prediction?: { probabilities?: unknown; value?: unknown } };
+    const r = record as { requestId?: unknown; row?: unknown; model?: unknown; version?: unknown; features?: unknown; prediction?: { probabilities?: unknown; value?: unknown } };
     if (r.model !== this.manifest.name || r.version !== this.manifest.version) {
       this.skipped.other_model_or_version++;
       return false;
@@ -101,12 +111,25 @@ export class CaptureDecoder {
       return false;
     }
     this.scores.set(scores as number[], this.rows * this.scoreWidth);
+    this.labels[this.rows] = this.labelOf(r.requestId, r.row);
     this.rows++;
     return true;
   }
 
+  /** The label joined by request id and row, as a class index or value; NaN when none arrived. */
+  private labelOf(requestId: unknown, row: unknown): number {
+    if (this.groundTruth.size === 0) return Number.NaN;
+    const label = this.groundTruth.get(`${String(requestId)}#${typeof row === 'number' ? row : 0}`);
+    if (label === undefined) return Number.NaN;
+    const classes = this.manifest.output.classes ?? [];
+    const value = classes.length ? classes.indexOf(String(label)) : Number(label);
+    if (value < 0 || !Number.isFinite(value)) return Number.NaN;
+    this.labelled++;
+    return value;
+  }
+
   private take(): CaptureChunk {
-    const chunk = { x: this.x.slice(0, this.rows * this.width), scores: this.scores.slice(0, this.rows * this.scoreWidth), width: this.scoreWidth, rows: this.rows };
+    const chunk = { x: this.x.slice(0, this.rows * this.width), scores: this.scores.slice(0, this.rows * this.scoreWidth), width: this.scoreWidth, rows: this.rows, labels: this.labels.slice(0, this.rows) };
     this.rows = 0;
     return chunk;
   }

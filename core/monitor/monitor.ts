@@ -53,8 +53,10 @@ export type MonitorOutcome =
       readonly report: DriftReport;
       readonly reportKey: string;
       readonly htmlKey: string;
-      /** This run's dataset-level alert. */
+      /** This run's alarm: dataset-level drift, or a model-quality drop. */
       readonly alert: boolean;
+      /** The quality part of the alarm (labelled metrics or the CBPE estimate). */
+      readonly qualityAlarm: boolean;
       /** Enough recent runs alerted to call it drift. */
       readonly confirmed: boolean;
       /** Set when this run starts retraining (confirmed drift, outside the cooldown); the id de-duplicates. */
@@ -85,32 +87,35 @@ export async function runMonitor(deps: { models: ModelSource; data: BlobStore; n
   const prefix = `${DataPrefixes.capture}${model}/${version}/`;
   const seen = new Set(state.recent);
   const keys = (await deps.data.list(prefix)).filter((key) => key > state.watermark && !seen.has(key));
-  const decoder = new CaptureDecoder(pkg.manifest);
+  const decoder = new CaptureDecoder(pkg.manifest, 4096, await readGroundTruth(deps.data, model));
   const window = new DriftWindow(baseline);
   for (const key of keys) {
-    for (const chunk of decoder.addText(decode(await deps.data.read(key)))) window.addRows(chunk.x, chunk.rows, { values: chunk.scores, width: chunk.width });
+    for (const chunk of decoder.addText(decode(await deps.data.read(key)))) window.addRows(chunk.x, chunk.rows, { values: chunk.scores, width: chunk.width }, chunk.labels);
   }
   const last = decoder.flush();
-  if (last) window.addRows(last.x, last.rows, { values: last.scores, width: last.width });
+  if (last) window.addRows(last.x, last.rows, { values: last.scores, width: last.width }, last.labels);
   const minRows = o.minRows ?? 200;
   if (window.rows < minRows) {
     return { status: 'waiting', model, version, rows: window.rows, reason: `${window.rows} captured rows since the last report; waiting for ${minRows}` };
   }
 
   const report = detectDrift(baseline, window, o.drift);
-  const alert = report.dataset.alert;
+  // Drift in the data or predictions, or a quality drop (measured on late labels, or estimated without them).
+  const qualityAlarm = Boolean(report.quality?.alarm || report.quality?.estimated?.alarm);
+  const alert = report.dataset.alert || qualityAlarm;
   const alerts = [...state.alerts, alert].slice(-(o.ofLastRuns ?? 3));
   const confirmed = alerts.filter(Boolean).length >= (o.confirmRuns ?? 2);
   const cooldownMs = (o.cooldownHours ?? 24) * 3_600_000;
   const cooled = !state.lastTriggerAt || now.getTime() - Date.parse(state.lastTriggerAt) >= cooldownMs;
   const stamp = now.toISOString().replace(/[:.]/g, '-');
-  const trigger = confirmed && cooled ? { id: `drift-${model}-${stamp}`, reason: `drift confirmed in ${alerts.filter(Boolean).length} of the last ${alerts.length} runs: ${report.dataset.driftedFeatures.join(', ') || 'predictions'}` } : null;
+  const what = [...report.dataset.driftedFeatures, ...(report.dataset.predictionDrift ? ['predictions'] : []), ...(qualityAlarm ? ['model quality'] : [])].join(', ') || 'earlier runs';
+  const trigger = confirmed && cooled ? { id: `drift-${model}-${stamp}`, reason: `drift confirmed in ${alerts.filter(Boolean).length} of the last ${alerts.length} runs: ${what}` } : null;
 
   const reportKey = `${DataPrefixes.reports}${model}/${stamp}.json`;
   const htmlKey = `${DataPrefixes.reports}${model}/${stamp}.html`;
   const window_ = `${keys.length} capture object(s) after ${state.watermark || 'the start'}`;
   const triggered = trigger ? `retraining run ${trigger.id}` : confirmed ? 'nothing: retraining was triggered less than the cooldown ago' : null;
-  await deps.data.write(reportKey, JSON.stringify({ model, version, createdAt: now.toISOString(), window: window_, rows: window.rows, skipped: decoder.skipped, alert, confirmed, trigger, ...report }, null, 2));
+  await deps.data.write(reportKey, JSON.stringify({ model, version, createdAt: now.toISOString(), window: window_, rows: window.rows, labelledRows: decoder.labelled, skipped: decoder.skipped, alert, confirmed, trigger, ...report }, null, 2));
   await deps.data.write(htmlKey, renderReportHtml(report, { model, version, createdAt: now.toISOString(), window: window_, triggered, skipped: decoder.skipped }));
   // Keys older than the late-arrival horizon move behind the watermark; newer ones are remembered.
   const horizon = captureKey(model, version, new Date(now.getTime() - (o.lateArrivalSeconds ?? 600) * 1000), '');
@@ -124,7 +129,29 @@ export async function runMonitor(deps: { models: ModelSource; data: BlobStore; n
     lastTriggerAt: trigger ? now.toISOString() : state.lastTriggerAt,
   };
   await deps.data.write(stateKey(model), JSON.stringify(next, null, 2));
-  return { status: 'reported', model, version, rows: window.rows, skipped: decoder.skipped, report, reportKey, htmlKey, alert, confirmed, trigger };
+  return { status: 'reported', model, version, rows: window.rows, skipped: decoder.skipped, report, reportKey, htmlKey, alert, qualityAlarm, confirmed, trigger };
+}
+
+/**
+ * Late ground truth for captured predictions: JSONL files under labels/<model>/ground-truth/,
+ * one `{"requestId": "…", "row": 0, "label": "yes"}` per line (row defaults to 0); joined to
+ * capture by request id and row. Unreadable lines are ignored.
+ */
+async function readGroundTruth(data: BlobStore, model: string): Promise<Map<string, string | number>> {
+  const labels = new Map<string, string | number>();
+  for (const key of await data.list(`${DataPrefixes.labels}${model}/ground-truth/`)) {
+    for (const line of decode(await data.read(key)).split('\n')) {
+      try {
+        const entry = JSON.parse(line) as { requestId?: unknown; row?: unknown; label?: unknown };
+        if (typeof entry.requestId === 'string' && (typeof entry.label === 'string' || typeof entry.label === 'number')) {
+          labels.set(`${entry.requestId}#${typeof entry.row === 'number' ? entry.row : 0}`, entry.label);
+        }
+      } catch {
+        // A partial or foreign line: labels are best effort.
+      }
+    }
+  }
+  return labels;
 }
 
 async function readState(data: BlobStore, model: string): Promise<MonitorState | null> {

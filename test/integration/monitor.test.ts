@@ -110,4 +110,18 @@ describe('the drift monitor', { timeout: 120_000 }, () => {
     const outcome = await runMonitor(deps(), 'demo');
     expect(outcome).toMatchObject({ status: 'reported', rows: 300 });
   });
+
+  it('joins late labels to captured predictions by request id and raises a quality alarm', async () => {
+    const rows = [...generateRows({ rows: 1000, seed: 9, drift: { concept: 1 } })];
+    await capture(1000, 9, { concept: 1 });
+    const labels = rows.map((r, i) => JSON.stringify({ requestId: 'req-9', row: i, label: r.cells.at(-1) }));
+    await data.write(`${DataPrefixes.labels}demo/ground-truth/batch-1.jsonl`, labels.join('\n'));
+    clock += 3_600_000;
+    const outcome = await runMonitor(deps(), 'demo');
+    expect(outcome.status).toBe('reported');
+    if (outcome.status !== 'reported') return;
+    expect(outcome.report.quality?.labeledRows).toBe(1000);
+    expect(outcome.report.quality?.metrics.find((m) => m.name === 'accuracy')).toMatchObject({ verdict: 'degraded' });
+    expect(outcome).toMatchObject({ alert: true, qualityAlarm: true });
+  });
 });
