@@ -36,7 +36,10 @@ export async function handler(event: APIGatewayProxyEvent, context: Context): Pr
   logger.addContext(context);
   await warm;
   try {
-    const response = await handleApiRequest(fromApiGatewayEvent(event), app);
+    const request = fromApiGatewayEvent(event);
+    const response = await handleApiRequest(request, app);
+    // Clients quote this id when they send late labels (labels/<model>/ground-truth/).
+    response.headers['x-request-id'] = request.requestId;
     metrics.addMetric('Requests', MetricUnit.Count, 1);
     if (response.status >= 500) metrics.addMetric('ServerErrors', MetricUnit.Count, 1);
     else if (response.status >= 400) metrics.addMetric('ClientErrors', MetricUnit.Count, 1);
