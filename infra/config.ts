@@ -162,6 +162,42 @@ const BatchSchema = z
     path: ['reservedConcurrency'],
   });
 
+const MonitoringSchema = z
+  .strictObject({
+    /**
+     * Minutes between drift monitoring runs; also the period of the monitor's alarms. At least 5,
+     * the monitor function's timeout, so that runs never overlap; at most a day.
+     */
+    scheduleMinutes: z.number().int().min(5).max(1440).default(60),
+    /** Fewest captured rows since the last report before a model's window is assessed; smaller windows wait for more traffic. */
+    minRows: z.number().int().min(1).default(200),
+    /** Drift is confirmed when at least confirmRuns of the last ofLastRuns runs found dataset drift. */
+    confirmRuns: z.number().int().min(1).default(2),
+    /** The recent runs confirmRuns counts in. */
+    ofLastRuns: z.number().int().min(1).default(3),
+    /** Hours after a retraining trigger in which confirmed drift of the same model triggers none again. */
+    cooldownHours: z.number().min(0).default(24),
+    /** Memory of the monitor Lambda in MB; CPU share grows with it (1769 MB = one vCPU). */
+    memoryMb: z.number().int().min(128).max(10240).default(1024),
+  })
+  .refine((m) => m.confirmRuns <= m.ofLastRuns, {
+    message: 'must be at most ofLastRuns',
+    path: ['confirmRuns'],
+  });
+
+const PipelineSchema = z.strictObject({
+  /** Largest drop of the gate's metric (accuracy or r2), in points, of a candidate against the serving version on the same holdout that still passes. */
+  maxDropPoints: z.number().min(0).max(100).default(0.5),
+  /** Training epochs of a candidate. */
+  epochs: z.number().int().min(1).max(10000).default(40),
+  /** Quantize each candidate to int8; the int8 model serves only if it passes its own gate. */
+  quantize: z.boolean().default(true),
+  /** Leave a candidate that passed the gate approved, for a person to promote with `mlops models promote`, instead of promoting it. */
+  manualApproval: z.boolean().default(false),
+  /** Memory of the train, evaluate and quantize Lambdas in MB (1769 MB = one vCPU); the other steps get 1024. */
+  trainMemoryMb: z.number().int().min(128).max(10240).default(3008),
+});
+
 /** The platform configuration: every key a platform engineer can set, with its default. */
 export const PlatformConfigSchema = z
   .strictObject({
@@ -200,6 +236,10 @@ export const PlatformConfigSchema = z
      * configuration without GPU models stays as it was; {@link gpuSettings} fills in the defaults.
      */
     gpu: GpuSchema.optional(),
+    /** Drift monitoring of every model: schedule, confirmation, cooldown and the monitor Lambda's memory. */
+    monitoring: MonitoringSchema.prefault({}),
+    /** The retraining pipeline (Step Functions) of the models: gate, training and approval. */
+    pipeline: PipelineSchema.prefault({}),
     /** What happens to buckets and keys when a stack is deleted. */
     removalPolicy: z.enum(['retain', 'destroy']).default('retain'),
   })
@@ -233,6 +273,10 @@ export type StorageConfig = PlatformConfig['storage'];
 export type ServerlessConfig = PlatformConfig['serverless'];
 /** Batch scoring settings, with defaults filled in. */
 export type BatchConfig = PlatformConfig['batch'];
+/** Drift monitoring settings, with defaults filled in. */
+export type MonitoringConfig = PlatformConfig['monitoring'];
+/** Retraining pipeline settings, with defaults filled in. */
+export type PipelineConfig = PlatformConfig['pipeline'];
 /** GPU endpoint settings, with defaults filled in. */
 export type GpuConfig = z.output<typeof GpuSchema>;
 

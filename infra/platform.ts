@@ -2,6 +2,8 @@ import { type App, RemovalPolicy, Tags } from 'aws-cdk-lib';
 import { gpuSettings, isGpuModel, type PlatformConfig } from './config';
 import { BatchStack } from './stacks/batch-stack';
 import { GpuEndpointStack } from './stacks/gpu-endpoint-stack';
+import { MonitoringStack } from './stacks/monitoring-stack';
+import { PipelineStack } from './stacks/pipeline-stack';
 import { ServerlessInferenceStack } from './stacks/serverless-inference-stack';
 import { StorageStack } from './stacks/storage-stack';
 
@@ -14,6 +16,10 @@ export interface Platform {
   readonly gpuEndpoints: GpuEndpointStack | undefined;
   /** Scores files dropped under batch/input/<model>/ with any model in the model bucket. */
   readonly batch: BatchStack;
+  /** Present when some model is configured: drift monitoring, the alarm topic and the dashboard. */
+  readonly monitoring: MonitoringStack | undefined;
+  /** Present when some model is configured: the retraining state machine, started by confirmed drift or by hand. */
+  readonly pipeline: PipelineStack | undefined;
 }
 
 /** Adds the stacks of one deployment stage, as the configuration describes it, to the app. */
@@ -82,7 +88,41 @@ export function addPlatformStacks(app: App, config: PlatformConfig): Platform {
   if (gpuEndpoints && serverlessInference) {
     gpuEndpoints.addStackDependency(serverlessInference, 'its API relies on the API Gateway CloudWatch role the serverless stack creates');
   }
-  return { storage, serverlessInference, batch, gpuEndpoints };
+
+  // Every model is monitored: the monitor reads what the serving path captured under capture/<model>/.
+  const monitoring =
+    config.models.length === 0
+      ? undefined
+      : new MonitoringStack(app, stackName(config, 'Monitoring'), {
+          env,
+          description: `MLOps ${config.stage}: drift monitoring, alarms and dashboard`,
+          stage: config.stage,
+          monitoring: config.monitoring,
+          modelNames: config.models.map((m) => m.name),
+          modelBucket: storage.modelBucket,
+          dataBucket: storage.dataBucket,
+          key: storage.key,
+          alarmEmail: config.alarmEmail,
+          inferenceApiStage: serverlessInference?.inference.api.deploymentStage,
+          inferenceFunction: serverlessInference?.inference.function,
+          removalPolicy,
+        });
+
+  const pipeline =
+    config.models.length === 0
+      ? undefined
+      : new PipelineStack(app, stackName(config, 'Pipeline'), {
+          env,
+          description: `MLOps ${config.stage}: retraining pipeline (Step Functions), started by confirmed drift`,
+          pipeline: config.pipeline,
+          modelNames: config.models.map((m) => m.name),
+          modelBucket: storage.modelBucket,
+          dataBucket: storage.dataBucket,
+          key: storage.key,
+          notifyEmail: config.alarmEmail,
+          removalPolicy,
+        });
+  return { storage, serverlessInference, batch, gpuEndpoints, monitoring, pipeline };
 }
 
 function stackName(config: PlatformConfig, part: string): string {

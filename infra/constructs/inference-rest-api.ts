@@ -1,4 +1,4 @@
-import { Names, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Names, RemovalPolicy, Validations, Stack } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   ApiKey,
@@ -103,6 +103,8 @@ export class InferenceRestApi extends Construct {
 
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: logRetention, removalPolicy: logRemovalPolicy });
     this.api = new RestApi(this, 'Api', {
+      // A name per stack: API Gateway metrics are keyed by name, and two APIs named alike would merge.
+      restApiName: `${Stack.of(this).stackName}-api`,
       description,
       endpointConfiguration: { types: [EndpointType.REGIONAL] },
       cloudWatchRole: manageCloudWatchRole,

@@ -250,6 +250,8 @@ export class ServerlessInference extends Construct {
     // --- API ------------------------------------------------------------------------------------
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: logRetention, removalPolicy: logRemovalPolicy });
     this.api = new RestApi(this, 'Api', {
+      // A name per stack: API Gateway metrics are keyed by name, and two APIs named alike would merge.
+      restApiName: `${Stack.of(this).stackName}-api`,
       description: 'Inference API: POST /v2/models/{name}/infer, POST /models/{name}/predict',
       endpointConfiguration: { types: [EndpointType.REGIONAL] },
       // API Gateway writes execution logs through the account's CloudWatch role.

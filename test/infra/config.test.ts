@@ -27,6 +27,8 @@ describe('parseConfig', () => {
         canary: 'canary10Percent5Minutes',
       },
       batch: { memoryMb: 3008, timeoutMinutes: 15, maxConcurrency: 10, chunkRows: 1024, alarmOnDlq: true },
+      monitoring: { scheduleMinutes: 60, minRows: 200, confirmRuns: 2, ofLastRuns: 3, cooldownHours: 24, memoryMb: 1024 },
+      pipeline: { maxDropPoints: 0.5, epochs: 40, quantize: true, manualApproval: false, trainMemoryMb: 3008 },
       removalPolicy: 'retain',
     });
   });
@@ -105,6 +107,65 @@ describe('parseConfig', () => {
 
   it('rejects an unknown batch key', () => {
     expect(() => parseConfig({ stage: 'dev', batch: { timeoutSeconds: 900 } })).toThrow(/batch: unknown key\(s\) "timeoutSeconds"/);
+  });
+
+  it('fills in the monitoring defaults a partial monitoring section leaves out', () => {
+    const config = parseConfig({ stage: 'dev', monitoring: { scheduleMinutes: 15 } });
+
+    expect(config.monitoring).toEqual({ scheduleMinutes: 15, minRows: 200, confirmRuns: 2, ofLastRuns: 3, cooldownHours: 24, memoryMb: 1024 });
+  });
+
+  it('keeps a fractional monitoring cooldown and a cooldown of 0', () => {
+    expect(parseConfig({ stage: 'dev', monitoring: { cooldownHours: 0.5 } }).monitoring.cooldownHours).toBe(0.5);
+    expect(parseConfig({ stage: 'dev', monitoring: { cooldownHours: 0 } }).monitoring.cooldownHours).toBe(0);
+  });
+
+  it("rejects a monitoring schedule shorter than the monitor's 5-minute timeout", () => {
+    expect(() => parseConfig({ stage: 'dev', monitoring: { scheduleMinutes: 2 } })).toThrow(/monitoring\.scheduleMinutes: .*\(received 2\)/);
+  });
+
+  it('rejects a monitoring schedule longer than a day', () => {
+    expect(() => parseConfig({ stage: 'dev', monitoring: { scheduleMinutes: 1441 } })).toThrow(/monitoring\.scheduleMinutes: .*\(received 1441\)/);
+  });
+
+  it('rejects more confirming runs than the runs they are counted in', () => {
+    expect(() => parseConfig({ stage: 'dev', monitoring: { confirmRuns: 4, ofLastRuns: 3 } })).toThrow(
+      /monitoring\.confirmRuns: must be at most ofLastRuns/,
+    );
+  });
+
+  it('rejects a negative monitoring cooldown', () => {
+    expect(() => parseConfig({ stage: 'dev', monitoring: { cooldownHours: -1 } })).toThrow(/monitoring\.cooldownHours: .*\(received -1\)/);
+  });
+
+  it('rejects an unknown monitoring key', () => {
+    expect(() => parseConfig({ stage: 'dev', monitoring: { timeoutMinutes: 5 } })).toThrow(/monitoring: unknown key\(s\) "timeoutMinutes"/);
+  });
+
+  it('fills in the pipeline defaults a partial pipeline section leaves out', () => {
+    const config = parseConfig({ stage: 'dev', pipeline: { manualApproval: true } });
+
+    expect(config.pipeline).toEqual({ maxDropPoints: 0.5, epochs: 40, quantize: true, manualApproval: true, trainMemoryMb: 3008 });
+  });
+
+  it('keeps a pipeline maxDropPoints of 0: a candidate must be at least as good', () => {
+    expect(parseConfig({ stage: 'dev', pipeline: { maxDropPoints: 0 } }).pipeline.maxDropPoints).toBe(0);
+  });
+
+  it('rejects a negative pipeline maxDropPoints', () => {
+    expect(() => parseConfig({ stage: 'dev', pipeline: { maxDropPoints: -1 } })).toThrow(/pipeline\.maxDropPoints: .*\(received -1\)/);
+  });
+
+  it('rejects a pipeline training of no epochs', () => {
+    expect(() => parseConfig({ stage: 'dev', pipeline: { epochs: 0 } })).toThrow(/pipeline\.epochs: .*\(received 0\)/);
+  });
+
+  it("rejects a pipeline train memory above Lambda's 10240 MB", () => {
+    expect(() => parseConfig({ stage: 'dev', pipeline: { trainMemoryMb: 10241 } })).toThrow(/pipeline\.trainMemoryMb: .*\(received 10241\)/);
+  });
+
+  it('rejects an unknown pipeline key', () => {
+    expect(() => parseConfig({ stage: 'dev', pipeline: { autoApprove: true } })).toThrow(/pipeline: unknown key\(s\) "autoApprove"/);
   });
 
   it('keeps the account and alarm email it is given', () => {

@@ -1,0 +1,424 @@
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Rule } from 'aws-cdk-lib/aws-events';
+import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
+import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Alias, type IKey } from 'aws-cdk-lib/aws-kms';
+import { Architecture } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import {
+  Choice,
+  Condition,
+  DefinitionBody,
+  Errors,
+  Fail,
+  JsonPath,
+  LogLevel,
+  StateMachine,
+  StateMachineType,
+  Succeed,
+  TaskInput,
+  type TaskStateBase,
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { LambdaInvoke, SnsPublish } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { DataPrefixes, ModelLayout } from '../../core/layout';
+import type { StepName } from '../../model-pipeline/pipeline/state';
+import { acknowledgeWildcardResources } from '../nag';
+import { MlopsFunction } from './mlops-function';
+import { OnnxRuntimeLayer } from './onnx-runtime-layer';
+
+const HANDLER_ENTRY = fileURLToPath(new URL('../../functions/pipeline/handler.ts', import.meta.url));
+
+/** The handlers `functions/pipeline/handler.ts` exports: `start`, then one per pipeline step. */
+export type PipelineHandler = 'start' | StepName;
+
+/** Source and detail type of the monitor's event on confirmed drift (functions/monitor/app.ts). */
+export const DRIFT_EVENT = { source: 'mlops.monitor', detailType: 'Drift Confirmed' } as const;
+
+/** The error a step throws after it has recorded its failure and notified (functions/pipeline/handler.ts). */
+export const STEP_FAILED_ERROR = 'StepFailedError';
+
+/**
+ * Errors of the Lambda service itself (not of the function's code), which a new invocation can
+ * get past. Every step is idempotent by run id, so invoking it again is safe.
+ */
+export const LAMBDA_TRANSIENT_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+] as const;
+
+/** Retry settings of every task: 5 s, 10 s, 20 s. */
+const RETRY = { interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 3 } as const;
+
+interface HandlerSettings {
+  /** The state's name in the state machine, and the prefix of the function's construct id. */
+  readonly stateName: string;
+  /** Trains or runs ONNX Runtime over the holdout: gets `trainMemorySize`. */
+  readonly heavy: boolean;
+  readonly timeout: Duration;
+  readonly description: string;
+}
+
+/** One function per handler; typed by the runner's step names, so a new step cannot be forgotten here. */
+const HANDLERS: Readonly<Record<PipelineHandler, HandlerSettings>> = {
+  start: { stateName: 'Start', heavy: false, timeout: Duration.minutes(5), description: 'opens (or reopens) a run from a drift event or a manual start' },
+  prepare: { stateName: 'Prepare', heavy: false, timeout: Duration.minutes(5), description: 'joins new labelled rows with the serving version\'s data; writes train and holdout' },
+  train: { stateName: 'Train', heavy: true, timeout: Duration.minutes(15), description: 'trains the candidate version and writes its package' },
+  evaluate: { stateName: 'Evaluate', heavy: true, timeout: Duration.minutes(5), description: 'scores candidate and serving version on the same holdout' },
+  quantize: { stateName: 'Quantize', heavy: true, timeout: Duration.minutes(15), description: 'quantizes the candidate to int8 and gates the int8 model' },
+  gate: { stateName: 'Gate', heavy: false, timeout: Duration.minutes(5), description: 'compares the candidate with the serving version' },
+  register: { stateName: 'Register', heavy: false, timeout: Duration.minutes(5), description: 'records the verdict (approved or rejected) in the registry' },
+  deploy: { stateName: 'Deploy', heavy: false, timeout: Duration.minutes(5), description: 'promotes an approved candidate (or leaves it approved for manual promotion)' },
+  notify: { stateName: 'Notify', heavy: false, timeout: Duration.minutes(5), description: 'sends the run\'s summary to the notification topic' },
+};
+
+/** Properties of a {@link RetrainingPipeline}. */
+export interface RetrainingPipelineProps {
+  /** Bucket of the model packages: read and written under `models/` (new versions, registries). */
+  readonly modelBucket: IBucket;
+  /** Bucket of labels and datasets (read), datasets and run state under `pipeline/` (written). */
+  readonly dataBucket: IBucket;
+  /**
+   * KMS key that encrypts both buckets; it also encrypts the notification topic this construct creates.
+   * @default - the buckets use S3-managed keys, and a created topic the AWS managed key `alias/aws/sns`
+   */
+  readonly key?: IKey;
+  /**
+   * Where failures, promotions and rejections are published. When given, its `masterKey` (if any)
+   * is granted for publishing through SNS.
+   * @default - a new topic, KMS-encrypted and TLS-only
+   */
+  readonly notifyTopic?: ITopic;
+  /**
+   * An email address subscribed to the topic this construct creates; ignored with `notifyTopic`.
+   * @default - no subscription
+   */
+  readonly notifyEmail?: string;
+  /**
+   * Models whose "Drift Confirmed" events start a run.
+   * @default - every model's
+   */
+  readonly modelNames?: readonly string[];
+  /**
+   * Largest drop of the gate's metric, in points, of the candidate against the serving version that still passes.
+   * @default 0.5
+   */
+  readonly maxDropPoints?: number;
+  /**
+   * Training epochs of a candidate.
+   * @default 40
+   */
+  readonly epochs?: number;
+  /**
+   * Quantize each candidate to int8 (the int8 model serves only if it passes its own gate).
+   * @default true
+   */
+  readonly quantize?: boolean;
+  /**
+   * Leave a candidate that passed the gate approved instead of promoting it; a person promotes it
+   * with `mlops models promote <model> <version> --repo s3://<model bucket>`.
+   * @default false
+   */
+  readonly manualApproval?: boolean;
+  /**
+   * Memory in MB of the train, evaluate and quantize functions (1769 MB is one vCPU).
+   * @default 3008
+   */
+  readonly trainMemorySize?: number;
+  /**
+   * Memory in MB of the other step functions.
+   * @default 1024
+   */
+  readonly memorySize?: number;
+  /**
+   * Processor architecture of the functions and their ONNX Runtime layer.
+   * @default Architecture.ARM_64
+   */
+  readonly architecture?: Architecture;
+  /**
+   * How long function and state machine logs are kept.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * What happens to the log groups when they leave the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The retraining pipeline on Step Functions: Start → Prepare → Train → Evaluate → Quantize → Gate
+ * → Register → (rejected: Notify, end) → Deploy → Notify. Each state is one Lambda running one
+ * step of `model-pipeline/pipeline/runner.ts`; steps are idempotent by run id, so a task is
+ * retried on Lambda service errors and a failed run resumes when started again with its run id.
+ *
+ * A step that fails records the failure, notifies and throws `StepFailedError`: the execution
+ * then ends in the Fail state. Any other error (a timeout, a crash, Lambda itself) first goes
+ * through a failure notification published by Step Functions. The serving model is untouched by
+ * a failure: only Deploy promotes, and only a candidate that passed the gate.
+ *
+ * With `manualApproval`, Deploy leaves the candidate approved and Notify says so; promotion is
+ * `mlops models promote`. There is no callback (task token) API: an approval is a registry change.
+ *
+ * A "Drift Confirmed" event of the monitor (source `mlops.monitor`) starts an execution with the
+ * event as input; `start` reads its `detail`. Started by hand, the input is
+ * `{"model", "runId", "trigger": {"kind": "manual", "reason"}}`.
+ */
+export class RetrainingPipeline extends Construct {
+  /** The state machine; start it with a drift event or `{model, runId, trigger}`. */
+  public readonly stateMachine: StateMachine;
+  /** The functions, one per handler. */
+  public readonly functions: ReadonlyMap<PipelineHandler, MlopsFunction>;
+  /** Where failures, promotions and rejections are published. */
+  public readonly notifyTopic: ITopic;
+  /** Starts an execution on every "Drift Confirmed" event. */
+  public readonly driftRule: Rule;
+  /** The state machine's execution log (execution data left out). */
+  public readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: RetrainingPipelineProps) {
+    super(scope, id);
+    const maxDropPoints = props.maxDropPoints ?? 0.5;
+    const epochs = props.epochs ?? 40;
+    const quantize = props.quantize ?? true;
+    const manualApproval = props.manualApproval ?? false;
+    const trainMemorySize = props.trainMemorySize ?? 3008;
+    const memorySize = props.memorySize ?? 1024;
+    const architecture = props.architecture ?? Architecture.ARM_64;
+    const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+    const logRemovalPolicy = props.logRemovalPolicy ?? RemovalPolicy.RETAIN;
+
+    if (!(maxDropPoints >= 0 && maxDropPoints <= 100)) {
+      throw new Error(`maxDropPoints must be between 0 and 100 (received ${maxDropPoints})`);
+    }
+    if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`epochs must be a whole number of at least 1 (received ${epochs})`);
+    for (const [name, value] of [['trainMemorySize', trainMemorySize], ['memorySize', memorySize]] as const) {
+      if (!Number.isInteger(value) || value < 128 || value > 10240) {
+        throw new Error(`${name} must be a whole number of MB from 128 to 10240, Lambda's range (received ${value})`);
+      }
+    }
+    if (props.modelNames?.length === 0) throw new Error('modelNames must name at least one model when given (received [])');
+
+    // --- Notifications --------------------------------------------------------------------------
+    // A created topic: the platform key when there is one; otherwise SNS's AWS managed key, which
+    // every principal of the account allowed to publish may use, so it needs no grant.
+    const topicKey = props.notifyTopic ? props.notifyTopic.masterKey : props.key;
+    if (props.notifyTopic) {
+      this.notifyTopic = props.notifyTopic;
+    } else {
+      const topic = new Topic(this, 'NotifyTopic', {
+        displayName: 'MLOps retraining pipeline',
+        masterKey: props.key ?? Alias.fromAliasName(this, 'SnsManagedKey', 'alias/aws/sns'),
+        enforceSSL: true,
+      });
+      if (props.notifyEmail) topic.addSubscription(new EmailSubscription(props.notifyEmail));
+      this.notifyTopic = topic;
+    }
+
+    // --- Functions ------------------------------------------------------------------------------
+    const layer = new OnnxRuntimeLayer(this, 'OnnxRuntime', { architecture });
+    const environment = {
+      MODEL_BUCKET: props.modelBucket.bucketName,
+      DATA_BUCKET: props.dataBucket.bucketName,
+      NOTIFY_TOPIC_ARN: this.notifyTopic.topicArn,
+      MAX_DROP_POINTS: String(maxDropPoints),
+      EPOCHS: String(epochs),
+      QUANTIZE: String(quantize),
+      // Read by Deploy only: with manual approval it leaves the candidate approved.
+      AUTO_APPROVE: String(!manualApproval),
+      S3_FORCE_PATH_STYLE: 'false',
+    };
+    const functions = new Map<PipelineHandler, MlopsFunction>();
+    for (const [handler, settings] of Object.entries(HANDLERS) as Array<[PipelineHandler, HandlerSettings]>) {
+      functions.set(
+        handler,
+        new MlopsFunction(this, `${settings.stateName}Function`, {
+          entry: HANDLER_ENTRY,
+          handler,
+          description: `Retraining pipeline, ${handler}: ${settings.description}`,
+          memorySize: settings.heavy ? trainMemorySize : memorySize,
+          timeout: settings.timeout,
+          architecture,
+          // One bundle for every step: the module loads onnxruntime-node, from the layer.
+          layers: [layer],
+          externalModules: ['onnxruntime-node'],
+          logRetention,
+          logRemovalPolicy,
+          environment,
+        }),
+      );
+    }
+    this.functions = functions;
+    this.grantStepAccess(props, topicKey);
+
+    // --- State machine --------------------------------------------------------------------------
+    const failed = new Fail(this, 'Failed', {
+      comment: 'The run failed; the serving model is unchanged. Start it again with the same runId to resume.',
+      errorPath: '$.error.Error',
+      causePath: JsonPath.jsonToString(JsonPath.objectAt('$.error')),
+    });
+    const notifyFailure = new SnsPublish(this, 'NotifyFailure', {
+      comment: 'A task failed without notifying (timeout, crash, Lambda error): tell the on-call channel.',
+      topic: this.notifyTopic,
+      subject: 'MLOps retraining run failed',
+      message: TaskInput.fromObject({
+        outcome: 'failed',
+        message: 'A retraining run failed; the serving model is unchanged. Start it again with the same runId to resume.',
+        execution: JsonPath.executionId,
+        input: JsonPath.objectAt('$$.Execution.Input'),
+        error: JsonPath.objectAt('$.error'),
+      }),
+      // The Fail state reads the error from the input.
+      resultPath: JsonPath.DISCARD,
+    });
+    // Whatever SNS answered, the last word of a failed run is worth three more tries.
+    notifyFailure.addRetry({ errors: [Errors.TASKS_FAILED], ...RETRY });
+    notifyFailure.addCatch(failed, { errors: [Errors.ALL], resultPath: '$.notifyError' });
+    notifyFailure.next(failed);
+
+    const task = (handler: PipelineHandler, stateName = HANDLERS[handler].stateName): LambdaInvoke => {
+      const invoke = new LambdaInvoke(this, stateName, {
+        comment: HANDLERS[handler].description,
+        lambdaFunction: functions.get(handler)!,
+        // The function's return value ({model, runId, outcome}) is the next state's input.
+        payloadResponseOnly: true,
+        // Replaced by the retry below, with throttling included.
+        retryOnServiceExceptions: false,
+      });
+      return withRetryAndCatch(invoke);
+    };
+    const withRetryAndCatch = <T extends TaskStateBase>(state: T): T => {
+      state.addRetry({ errors: [...LAMBDA_TRANSIENT_ERRORS], ...RETRY });
+      // The step has recorded the failure and notified: straight to the Fail state.
+      state.addCatch(failed, { errors: [STEP_FAILED_ERROR], resultPath: '$.error' });
+      state.addCatch(notifyFailure, { errors: [Errors.ALL], resultPath: '$.error' });
+      return state;
+    };
+
+    const verdict = new Choice(this, 'Verdict', { comment: 'A rejected candidate is never deployed.' })
+      .when(Condition.stringEquals('$.outcome', 'rejected'), task('notify', 'NotifyRejected').next(new Succeed(this, 'CandidateRejected')))
+      .otherwise(task('deploy').next(task('notify')).next(new Succeed(this, 'Done')));
+    const definition = task('start')
+      .next(task('prepare'))
+      .next(task('train'))
+      .next(task('evaluate'))
+      .next(task('quantize'))
+      .next(task('gate'))
+      .next(task('register'))
+      .next(verdict);
+
+    this.logGroup = new LogGroup(this, 'ExecutionLogs', { retention: logRetention, removalPolicy: logRemovalPolicy });
+    this.stateMachine = new StateMachine(this, 'StateMachine', {
+      comment: 'Retraining: start → prepare → train → evaluate → quantize → gate → register → deploy → notify',
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: DefinitionBody.fromChainable(definition),
+      tracingEnabled: true,
+      // Execution data (inputs and outputs) stays out of the logs; the run's state is in S3.
+      logs: { destination: this.logGroup, level: LogLevel.ALL, includeExecutionData: false },
+    });
+    this.grantStateMachineAccess(topicKey);
+
+    // --- Trigger --------------------------------------------------------------------------------
+    this.driftRule = new Rule(this, 'DriftConfirmed', {
+      description: 'Confirmed drift reported by the monitor starts a retraining run',
+      eventPattern: {
+        source: [DRIFT_EVENT.source],
+        detailType: [DRIFT_EVENT.detailType],
+        ...(props.modelNames ? { detail: { model: [...props.modelNames] } } : {}),
+      },
+      // The whole event is the input: `start` reads model, runId and reason from its detail.
+      targets: [new SfnStateMachine(this.stateMachine)],
+    });
+  }
+
+  /**
+   * Lets every step function do what a step does, each action under its own prefixes: read and
+   * write model packages and registries, read labels and datasets, write datasets and run state,
+   * and publish notifications.
+   */
+  private grantStepAccess(props: RetrainingPipelineProps, topicKey: IKey | undefined): Policy {
+    const region = Stack.of(this).region;
+    const models = `${ModelLayout.root}*`;
+    const labels = `${DataPrefixes.labels}*`;
+    const datasets = `${DataPrefixes.datasets}*`;
+    const pipeline = `${DataPrefixes.pipeline}*`;
+    const data = (pattern: string): string => props.dataBucket.arnForObjects(pattern);
+
+    const statements = [
+      // Packages of new versions (train, quantize) and registries (register, deploy); reads of the serving version.
+      new PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [props.modelBucket.arnForObjects(models)] }),
+      // Unconditional: without s3:ListBucket, S3 answers a missing key (a model with no registry yet,
+      // a serving version without a dataset) with 403 instead of 404, and the steps list versions and
+      // label files. Key names are not secret within the platform.
+      new PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.modelBucket.bucketArn, props.dataBucket.bucketArn] }),
+      // New labelled rows, the serving version's training data, and the run's state and data.
+      new PolicyStatement({ actions: ['s3:GetObject'], resources: [data(labels), data(datasets), data(pipeline)] }),
+      // The candidate's training data, and the run's state and data.
+      new PolicyStatement({ actions: ['s3:PutObject'], resources: [data(datasets), data(pipeline)] }),
+      new PolicyStatement({ actions: ['sns:Publish'], resources: [this.notifyTopic.topicArn] }),
+    ];
+    if (props.key) {
+      statements.push(
+        new PolicyStatement({
+          // Decrypt to read, GenerateDataKey to write; only through S3.
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          resources: [props.key.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` } },
+        }),
+      );
+    }
+    if (topicKey) statements.push(publishKeyStatement(topicKey, region));
+
+    const policy = new Policy(this, 'StepAccess', { statements, roles: [...this.functions.values()].map((fn) => fn.role) });
+    acknowledgeWildcardResources(
+      policy,
+      [models, labels, datasets, pipeline].map((pattern) => `/${pattern}`),
+      'Object ARNs under one key prefix each: a run reads and writes model packages and registries ' +
+        'under models/ (new versions are numbered at run time), reads label files under labels/ ' +
+        'and datasets under datasets/, and writes datasets and its own state under ' +
+        'datasets/<model>/<version>/ and pipeline/<model>/<runId>/.',
+    );
+    return policy;
+  }
+
+  /** What the state machine's role needs besides the Lambda invocations CDK grants. */
+  private grantStateMachineAccess(topicKey: IKey | undefined): void {
+    const role = this.stateMachine.role;
+    // The failure notification publishes to an encrypted topic.
+    if (topicKey) role.addToPrincipalPolicy(publishKeyStatement(topicKey, Stack.of(this).region));
+
+    // CDK grants lambda:InvokeFunction on each function and on `<function ARN>:*`.
+    const defaultPolicy = role.node.tryFindChild('DefaultPolicy');
+    if (defaultPolicy instanceof Policy) {
+      acknowledgeWildcardResources(
+        defaultPolicy,
+        [':*'],
+        'lambda:InvokeFunction on the qualified ARNs (versions and aliases) of the pipeline\'s own ' +
+          'functions, which Step Functions grants next to each unqualified function ARN.',
+      );
+    }
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Execution logging and X-Ray tracing: the CloudWatch Logs delivery actions (logs:CreateLogDelivery ' +
+        'and the like) and xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules and ' +
+        'GetSamplingTargets support no resource-level permissions, so their only possible Resource is "*".',
+    });
+  }
+}
+
+/** Publishing to a KMS-encrypted topic: the publisher generates and decrypts data keys, only through SNS. */
+function publishKeyStatement(key: IKey, region: string): PolicyStatement {
+  return new PolicyStatement({
+    actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+    resources: [key.keyArn],
+    conditions: { StringEquals: { 'kms:ViaService': `sns.${region}.amazonaws.com` } },
+  });
+}

@@ -1,0 +1,674 @@
+import { type App, type CfnResource, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import type { IConstruct } from 'constructs';
+import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
+import { describe, expect, it } from 'vitest';
+import { STEP_NAMES } from '../../model-pipeline/pipeline/state';
+import { parseConfig } from '../../infra/config';
+import { type PipelineHandler, RetrainingPipeline } from '../../infra/constructs/retraining-pipeline';
+import { applyNagChecks } from '../../infra/nag';
+import { addPlatformStacks, type Platform } from '../../infra/platform';
+import type { PipelineStack } from '../../infra/stacks/pipeline-stack';
+import { acknowledgements, testApp, unacknowledgedFindings } from './support';
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+
+interface Catcher {
+  ErrorEquals: string[];
+  Next: string;
+  ResultPath?: string;
+}
+
+/** One state of an Amazon States Language definition, with the fields these tests read. */
+interface State {
+  Type: string;
+  Next?: string;
+  End?: boolean;
+  Resource?: string;
+  Parameters?: Record<string, unknown>;
+  ResultPath?: string | null;
+  OutputPath?: string;
+  Retry?: Array<{ ErrorEquals: string[]; IntervalSeconds: number; BackoffRate: number; MaxAttempts: number }>;
+  Catch?: Catcher[];
+  Choices?: Array<Record<string, unknown> & { Next: string }>;
+  Default?: string;
+  ErrorPath?: string;
+  CausePath?: string;
+}
+
+interface Definition {
+  StartAt: string;
+  States: Record<string, State>;
+}
+
+const HANDLERS: readonly PipelineHandler[] = ['start', ...STEP_NAMES];
+
+/** The platform for `stage: test` and one model, with `pipeline` settings. */
+function synthPlatform(pipeline: object = {}, config: object = {}): { platform: Platform; stack: PipelineStack; template: Template } {
+  const app = testApp({ builtinCloudFormationValidation: false });
+  const platform = addPlatformStacks(app, parseConfig({ stage: 'test', models: [{ name: 'demo' }], pipeline, ...config }));
+  if (!platform.pipeline) throw new Error('no pipeline stack');
+  return { platform, stack: platform.pipeline, template: Template.fromStack(platform.pipeline) };
+}
+
+function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [value];
+}
+
+/**
+ * The state machine's definition as JSON. CloudFormation receives it as an Fn::Join of string
+ * parts and references (function ARNs, the topic); each reference becomes its cdk-nag spelling,
+ * such as `<StartFunctionAB12.Arn>`, so the joined text parses.
+ */
+function definitionOf(template: Template): Definition {
+  const machine = only(template, 'AWS::StepFunctions::StateMachine');
+  const body = machine.DefinitionString as string | { 'Fn::Join': [string, unknown[]] };
+  const text = typeof body === 'string' ? body : body['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : flattenCfnReference(part))).join(body['Fn::Join'][0]);
+  return JSON.parse(text) as Definition;
+}
+
+/** The states reached from `from` by Next and Default, in order, up to a terminal state or a Choice. */
+function mainPath(definition: Definition, from = definition.StartAt): string[] {
+  const path = [from];
+  let state = definition.States[from];
+  while (state?.Next) {
+    path.push(state.Next);
+    state = definition.States[state.Next];
+  }
+  return path;
+}
+
+/** Every state reachable from `from` by any transition: Next, Default, Choices and Catch. */
+function reachable(definition: Definition, from: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (name: string): void => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    const state = definition.States[name]!;
+    for (const next of [state.Next, state.Default, ...(state.Choices ?? []).map((c) => c.Next), ...(state.Catch ?? []).map((c) => c.Next)]) {
+      if (next) visit(next);
+    }
+  };
+  visit(from);
+  return seen;
+}
+
+/** Every statement of every IAM policy in the template. */
+function statements(template: Template): Statement[] {
+  const policies = template.findResources('AWS::IAM::Policy') as Record<string, { Properties: { PolicyDocument: { Statement: Statement[] } } }>;
+  return Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement);
+}
+
+/** The statements of one policy construct. */
+function statementsOf(template: Template, policy: IConstruct): Statement[] {
+  const resource = template.toJSON().Resources[logicalId(policy)] as { Properties: { PolicyDocument: { Statement: Statement[] } } };
+  return resource.Properties.PolicyDocument.Statement;
+}
+
+/** The resources the template's IAM policies allow `action` on, as cdk-nag spells them, sorted. */
+function resourcesAllowed(template: Template, action: string): string[] {
+  return statements(template)
+    .filter((s) => s.Effect === 'Allow' && list(s.Action).includes(action))
+    .flatMap((s) => list(s.Resource).map(flattenCfnReference))
+    .sort();
+}
+
+function propertiesOfAll(template: Template, type: string): Array<Record<string, unknown>> {
+  return Object.values(template.findResources(type)).map((r) => (r as { Properties: Record<string, unknown> }).Properties);
+}
+
+/** The one resource of a type in the template. */
+function only(template: Template, type: string): Record<string, unknown> {
+  const all = propertiesOfAll(template, type);
+  expect(all, type).toHaveLength(1);
+  return all[0]!;
+}
+
+/** The logical id of a construct's CloudFormation resource. */
+function logicalId(construct: IConstruct): string {
+  const resource = (construct.node.defaultChild ?? construct) as CfnResource;
+  return Stack.of(construct).resolve(resource.logicalId) as string;
+}
+
+/** The properties of a construct's CloudFormation resource. */
+function propertiesOf(template: Template, construct: IConstruct): Record<string, unknown> {
+  return (template.toJSON().Resources[logicalId(construct)] as { Properties: Record<string, unknown> }).Properties;
+}
+
+function variables(properties: Record<string, unknown>): Record<string, unknown> {
+  return (properties.Environment as { Variables: Record<string, unknown> }).Variables;
+}
+
+const DATA_OBJECTS = /^Mlops-test-Storage:ExportsOutputFnGetAttDataBucket\w+\//;
+const MODEL_OBJECTS = /^Mlops-test-Storage:ExportsOutputFnGetAttModelBucket\w+\//;
+/** An object ARN of the data bucket under `prefix`, with the wildcard after it. */
+const dataObjects = (prefix: string) => expect.stringMatching(new RegExp(`${DATA_OBJECTS.source}${prefix.replaceAll('/', '\\/')}\\*$`));
+const modelObjects = () => expect.stringMatching(new RegExp(`${MODEL_OBJECTS.source}models\\/\\*$`));
+const PLATFORM_KEY = { 'Fn::ImportValue': expect.stringMatching(/^Mlops-test-Storage:ExportsOutputFnGetAttKey/) };
+
+describe('PipelineStack', () => {
+  const { platform, stack, template } = synthPlatform();
+  const { pipeline } = stack;
+  const definition = definitionOf(template);
+  const tasks = Object.entries(definition.States).filter(([, state]) => state.Type === 'Task');
+  const functionArn = (handler: PipelineHandler) => `<${logicalId(pipeline.functions.get(handler)!)}.Arn>`;
+  const topicRef = { Ref: logicalId(pipeline.notifyTopic) };
+
+  it('is named after the stage and deployed to the configured region', () => {
+    expect(stack.stackName).toBe('Mlops-test-Pipeline');
+    expect(stack.region).toBe('us-east-1');
+  });
+
+  it('makes this stack depend on the storage stack, never the other way round', () => {
+    expect(stack.dependencies).toContain(platform.storage);
+    expect(platform.storage.dependencies).not.toContain(stack);
+  });
+
+  describe('state machine', () => {
+    it('is a STANDARD state machine with X-Ray tracing', () => {
+      expect(only(template, 'AWS::StepFunctions::StateMachine')).toMatchObject({ StateMachineType: 'STANDARD', TracingConfiguration: { Enabled: true } });
+    });
+
+    it('logs ALL events, without execution data, to its own log group kept for a month', () => {
+      const machine = only(template, 'AWS::StepFunctions::StateMachine');
+
+      expect(machine.LoggingConfiguration).toEqual({
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [logicalId(pipeline.logGroup), 'Arn'] } } }],
+        IncludeExecutionData: false,
+        Level: 'ALL',
+      });
+      expect(propertiesOf(template, pipeline.logGroup)).toMatchObject({ RetentionInDays: 30 });
+    });
+
+    it('runs Start → Prepare → Train → Evaluate → Quantize → Gate → Register → Verdict, then Deploy → Notify → Done', () => {
+      const verdict = definition.States.Verdict!;
+
+      expect(mainPath(definition)).toEqual(['Start', 'Prepare', 'Train', 'Evaluate', 'Quantize', 'Gate', 'Register', 'Verdict']);
+      expect(verdict.Type).toBe('Choice');
+      expect(mainPath(definition, verdict.Default)).toEqual(['Deploy', 'Notify', 'Done']);
+      expect(definition.States.Done?.Type).toBe('Succeed');
+    });
+
+    it('invokes, in each task, the function of the step it is named after', () => {
+      const expected = Object.fromEntries(HANDLERS.map((h) => [h.charAt(0).toUpperCase() + h.slice(1), functionArn(h)]));
+
+      for (const [name, resource] of Object.entries(expected)) expect(definition.States[name]?.Resource, name).toBe(resource);
+      expect(definition.States.NotifyRejected?.Resource).toBe(functionArn('notify'));
+    });
+
+    it("passes each function's return value ({model, runId, outcome}) on as the next state's input", () => {
+      for (const [name, state] of tasks.filter(([, s]) => s.Resource?.endsWith('.Arn>'))) {
+        expect(state, name).not.toHaveProperty('Parameters');
+        expect(state, name).not.toHaveProperty('ResultPath');
+        expect(state, name).not.toHaveProperty('OutputPath');
+      }
+    });
+
+    it('retries every task 3 times, 5 s apart and doubling, on Lambda service errors and throttling', () => {
+      expect(tasks.length).toBe(11);
+      for (const [name, state] of tasks.filter(([, s]) => s.Resource?.endsWith('.Arn>'))) {
+        expect(state.Retry, name).toEqual([
+          {
+            ErrorEquals: ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'],
+            IntervalSeconds: 5,
+            BackoffRate: 2,
+            MaxAttempts: 3,
+          },
+        ]);
+      }
+    });
+
+    it('gives every task, the failure notification included, a Retry and a Catch of States.ALL', () => {
+      for (const [name, state] of tasks) {
+        expect(state.Retry?.length, name).toBeGreaterThan(0);
+        expect(state.Catch?.at(-1)?.ErrorEquals, name).toEqual(['States.ALL']);
+      }
+    });
+
+    it("sends a StepFailedError straight to the Fail state, since the step has notified, and every other error to the failure notification", () => {
+      for (const [name, state] of tasks.filter(([, s]) => s.Resource?.endsWith('.Arn>'))) {
+        expect(state.Catch, name).toEqual([
+          { ErrorEquals: ['StepFailedError'], ResultPath: '$.error', Next: 'Failed' },
+          { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'NotifyFailure' },
+        ]);
+      }
+    });
+
+    it('publishes the failure, with the execution, its input and the error, to the topic, then ends in the Fail state', () => {
+      const notifyFailure = definition.States.NotifyFailure!;
+
+      expect(notifyFailure).toMatchObject({
+        Type: 'Task',
+        Resource: 'arn:<AWS::Partition>:states:::sns:publish',
+        Parameters: {
+          TopicArn: `<${topicRef.Ref}>`,
+          Subject: 'MLOps retraining run failed',
+          Message: expect.objectContaining({ 'execution.$': '$$.Execution.Id', 'input.$': '$$.Execution.Input', 'error.$': '$.error' }),
+        },
+        ResultPath: null,
+        Next: 'Failed',
+      });
+      expect(notifyFailure.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.notifyError', Next: 'Failed' }]);
+    });
+
+    it('retries the failure notification on any task failure, since it is the last word of a failed run', () => {
+      expect(definition.States.NotifyFailure?.Retry).toEqual([{ ErrorEquals: ['States.TaskFailed'], IntervalSeconds: 5, BackoffRate: 2, MaxAttempts: 3 }]);
+    });
+
+    it("ends a failed run in a Fail state that reports the step's error", () => {
+      expect(definition.States.Failed).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: 'States.JsonToString($.error)' });
+      const failStates = Object.values(definition.States).filter((s) => s.Type === 'Fail');
+      expect(failStates).toHaveLength(1);
+    });
+
+    it('routes a rejected candidate to a notification and a success, never to Deploy', () => {
+      const verdict = definition.States.Verdict!;
+
+      expect(verdict.Choices).toEqual([{ Variable: '$.outcome', StringEquals: 'rejected', Next: 'NotifyRejected' }]);
+      expect(mainPath(definition, 'NotifyRejected')).toEqual(['NotifyRejected', 'CandidateRejected']);
+      expect(definition.States.CandidateRejected?.Type).toBe('Succeed');
+      expect(reachable(definition, 'NotifyRejected')).not.toContain('Deploy');
+    });
+
+    it('reaches Deploy only through the Verdict, after Register', () => {
+      const into = Object.entries(definition.States).filter(([, s]) => s.Next === 'Deploy' || s.Default === 'Deploy' || s.Choices?.some((c) => c.Next === 'Deploy'));
+
+      expect(into.map(([name]) => name)).toEqual(['Verdict']);
+    });
+  });
+
+  describe('functions', () => {
+    const fns = propertiesOfAll(template, 'AWS::Lambda::Function');
+
+    it('are one per handler of functions/pipeline/handler.ts: start and every step of the runner', () => {
+      expect(fns.map((fn) => fn.Handler).sort()).toEqual(HANDLERS.map((h) => `index.${h}`).sort());
+    });
+
+    it('run Node.js 24 on arm64 with active X-Ray tracing', () => {
+      template.allResourcesProperties('AWS::Lambda::Function', { Runtime: 'nodejs24.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' } });
+    });
+
+    it('give train, evaluate and quantize 3008 MB, and the other steps 1024 MB', () => {
+      for (const handler of HANDLERS) {
+        const heavy = handler === 'train' || handler === 'evaluate' || handler === 'quantize';
+        expect(propertiesOf(template, pipeline.functions.get(handler)!).MemorySize, handler).toBe(heavy ? 3008 : 1024);
+      }
+    });
+
+    it('give train and quantize 15 minutes, and the other steps 5', () => {
+      for (const handler of HANDLERS) {
+        const long = handler === 'train' || handler === 'quantize';
+        expect(propertiesOf(template, pipeline.functions.get(handler)!).Timeout, handler).toBe(long ? 900 : 300);
+      }
+    });
+
+    it('load onnxruntime-node from one layer built for their runtime and architecture', () => {
+      const [layerId] = Object.keys(template.findResources('AWS::Lambda::LayerVersion'));
+
+      template.resourceCountIs('AWS::Lambda::LayerVersion', 1);
+      template.hasResourceProperties('AWS::Lambda::LayerVersion', { CompatibleArchitectures: ['arm64'], CompatibleRuntimes: ['nodejs24.x'] });
+      template.allResourcesProperties('AWS::Lambda::Function', { Layers: [{ Ref: layerId }] });
+    });
+
+    it('get every variable of the pipeline env schema, with the config defaults', () => {
+      for (const fn of fns) {
+        const vars = variables(fn);
+
+        expect(Object.keys(vars).sort()).toEqual([
+          'AUTO_APPROVE',
+          'DATA_BUCKET',
+          'EPOCHS',
+          'MAX_DROP_POINTS',
+          'MODEL_BUCKET',
+          'NODE_OPTIONS',
+          'NOTIFY_TOPIC_ARN',
+          'QUANTIZE',
+          'S3_FORCE_PATH_STYLE',
+        ]);
+        expect(vars).toMatchObject({ AUTO_APPROVE: 'true', EPOCHS: '40', MAX_DROP_POINTS: '0.5', QUANTIZE: 'true', S3_FORCE_PATH_STYLE: 'false' });
+      }
+    });
+
+    it("name the storage stack's buckets and the notification topic", () => {
+      for (const fn of fns) {
+        const vars = variables(fn);
+
+        expect(flattenCfnReference(vars.MODEL_BUCKET)).toMatch(/^Mlops-test-Storage:ExportsOutputRefModelBucket/);
+        expect(flattenCfnReference(vars.DATA_BUCKET)).toMatch(/^Mlops-test-Storage:ExportsOutputRefDataBucket/);
+        expect(vars.NOTIFY_TOPIC_ARN).toEqual(topicRef);
+      }
+    });
+  });
+
+  describe('notification topic', () => {
+    it("is encrypted with the platform's KMS key", () => {
+      expect(only(template, 'AWS::SNS::Topic').KmsMasterKeyId).toEqual(PLATFORM_KEY);
+    });
+
+    it('denies every publish that is not sent over TLS', () => {
+      template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+        Topics: [topicRef],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Action: 'sns:Publish', Principal: '*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    });
+
+    it('has no subscription without an alarm email', () => {
+      template.resourceCountIs('AWS::SNS::Subscription', 0);
+    });
+  });
+
+  describe('trigger', () => {
+    it("matches the monitor's Drift Confirmed events of the configured models", () => {
+      expect(only(template, 'AWS::Events::Rule').EventPattern).toEqual({
+        source: ['mlops.monitor'],
+        'detail-type': ['Drift Confirmed'],
+        detail: { model: ['demo'] },
+      });
+    });
+
+    it('starts the state machine with the whole event as input, through a role of its own', () => {
+      const rule = only(template, 'AWS::Events::Rule');
+
+      expect(rule.Targets).toEqual([{ Id: expect.any(String), Arn: { Ref: logicalId(pipeline.stateMachine) }, RoleArn: { 'Fn::GetAtt': [expect.any(String), 'Arn'] } }]);
+    });
+
+    it("lets EventBridge's role start executions of this state machine and do nothing else", () => {
+      const eventRoles = propertiesOfAll(template, 'AWS::IAM::Role').filter((role) =>
+        JSON.stringify(role.AssumeRolePolicyDocument).includes('events.amazonaws.com'),
+      );
+      const starts = statements(template).filter((s) => list(s.Action).includes('states:StartExecution'));
+
+      expect(eventRoles).toHaveLength(1);
+      expect(starts).toEqual([{ Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: logicalId(pipeline.stateMachine) } }]);
+    });
+  });
+
+  describe('step permissions', () => {
+    const stepPolicy = pipeline.node.findChild('StepAccess');
+    const step = statementsOf(template, stepPolicy);
+    const s3 = statements(template).filter((s) => list(s.Action).some((a) => String(a).startsWith('s3:')));
+
+    it('are one policy attached to the role of every step function', () => {
+      const roles = (propertiesOf(template, stepPolicy).Roles as Array<{ Ref: string }>).map((r) => r.Ref).sort();
+
+      expect(roles).toEqual(HANDLERS.map((h) => logicalId(pipeline.functions.get(h)!.role)).sort());
+    });
+
+    it('allow exactly s3:GetObject, s3:PutObject and s3:ListBucket, and no s3 wildcard action', () => {
+      const actions = new Set(s3.flatMap((s) => list(s.Action)));
+
+      expect([...actions].sort()).toEqual(['s3:GetObject', 's3:ListBucket', 's3:PutObject']);
+    });
+
+    it('allow s3:GetObject only under models/, labels/, datasets/ and pipeline/', () => {
+      const gets = resourcesAllowed(template, 's3:GetObject');
+
+      expect(gets).toEqual(expect.arrayContaining([modelObjects(), dataObjects('labels/'), dataObjects('datasets/'), dataObjects('pipeline/')]));
+      expect(gets).toHaveLength(4);
+    });
+
+    it('allow s3:PutObject only under models/, datasets/ and pipeline/', () => {
+      const puts = resourcesAllowed(template, 's3:PutObject');
+
+      expect(puts).toEqual(expect.arrayContaining([modelObjects(), dataObjects('datasets/'), dataObjects('pipeline/')]));
+      expect(puts).toHaveLength(3);
+    });
+
+    it('allow s3:ListBucket on the two buckets themselves, so that missing keys answer 404', () => {
+      expect(resourcesAllowed(template, 's3:ListBucket')).toEqual([
+        expect.stringMatching(/^Mlops-test-Storage:ExportsOutputFnGetAttDataBucket\w+$/),
+        expect.stringMatching(/^Mlops-test-Storage:ExportsOutputFnGetAttModelBucket\w+$/),
+      ]);
+    });
+
+    it('give no object access to a whole bucket: every object resource ends with one of the four prefixes', () => {
+      const objectResources = s3.flatMap((s) => list(s.Resource).map(flattenCfnReference)).filter((r) => r.includes('/'));
+
+      for (const resource of objectResources) expect(resource).toMatch(/\/(models|labels|datasets|pipeline)\/\*$/);
+      expect(objectResources.length).toBeGreaterThan(0);
+    });
+
+    it('allow kms:Decrypt and kms:GenerateDataKey on the platform key, only through S3 and SNS', () => {
+      const kms = step.filter((s) => list(s.Action).some((a) => String(a).startsWith('kms:')));
+
+      expect(kms).toEqual([
+        { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: PLATFORM_KEY, Condition: { StringEquals: { 'kms:ViaService': 's3.us-east-1.amazonaws.com' } } },
+        { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: PLATFORM_KEY, Condition: { StringEquals: { 'kms:ViaService': 'sns.us-east-1.amazonaws.com' } } },
+      ]);
+    });
+
+    it('allow sns:Publish only to the notification topic', () => {
+      expect(step.filter((s) => list(s.Action).includes('sns:Publish'))).toEqual([{ Effect: 'Allow', Action: 'sns:Publish', Resource: topicRef }]);
+    });
+
+    it('allow nothing outside s3, kms and sns', () => {
+      expect(new Set(step.flatMap((s) => list(s.Action).map((a) => String(a).split(':')[0])))).toEqual(new Set(['s3', 'kms', 'sns']));
+    });
+  });
+
+  describe('state machine permissions', () => {
+    const role = pipeline.stateMachine.role;
+    const smStatements = statementsOf(template, role.node.findChild('DefaultPolicy'));
+
+    it('allow lambda:InvokeFunction on the pipeline functions (and their versions) only', () => {
+      const invoke = smStatements.filter((s) => list(s.Action).includes('lambda:InvokeFunction'));
+      const arns = HANDLERS.map(functionArn);
+
+      expect(invoke.flatMap((s) => list(s.Resource).map(flattenCfnReference)).sort()).toEqual([...arns, ...arns.map((arn) => `${arn}:*`)].sort());
+    });
+
+    it('allow sns:Publish to the notification topic, with its key only through SNS', () => {
+      expect(smStatements).toEqual(
+        expect.arrayContaining([
+          { Effect: 'Allow', Action: 'sns:Publish', Resource: topicRef },
+          { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: PLATFORM_KEY, Condition: { StringEquals: { 'kms:ViaService': 'sns.us-east-1.amazonaws.com' } } },
+        ]),
+      );
+    });
+
+    it('allow "*" only for log delivery and X-Ray, which take no resource', () => {
+      const star = smStatements.filter((s) => s.Resource === '*');
+
+      expect(star).toHaveLength(1);
+      for (const action of list(star[0]?.Action)) expect(String(action)).toMatch(/^(logs:\w+LogDelivery|logs:ListLogDeliveries|logs:\w+ResourcePolic(y|ies)|logs:DescribeLogGroups|xray:\w+)$/);
+    });
+
+    it('allow no S3 access', () => {
+      expect(smStatements.flatMap((s) => list(s.Action)).filter((a) => String(a).startsWith('s3:'))).toEqual([]);
+    });
+  });
+
+  it('outputs the state machine ARN, the topic ARN and a manual start command', () => {
+    const manual = template.findOutputs('ManualStart').ManualStart?.Value;
+
+    template.hasOutput('StateMachineArn', { Value: { Ref: logicalId(pipeline.stateMachine) } });
+    template.hasOutput('NotifyTopicArn', { Value: topicRef });
+    expect(manual).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          'aws stepfunctions start-execution --state-machine-arn ',
+          { Ref: logicalId(pipeline.stateMachine) },
+          ` --input '{"model":"demo","runId":"manual-1","trigger":{"kind":"manual","reason":"retrained by hand"}}'`,
+        ],
+      ],
+    });
+    expect(template.findOutputs('ManualPromotion')).toEqual({});
+  });
+});
+
+describe('PipelineStack settings', () => {
+  it('passes maxDropPoints, epochs and quantize to every function', () => {
+    const { template } = synthPlatform({ maxDropPoints: 1.5, epochs: 10, quantize: false });
+
+    for (const fn of propertiesOfAll(template, 'AWS::Lambda::Function')) {
+      expect(variables(fn)).toMatchObject({ MAX_DROP_POINTS: '1.5', EPOCHS: '10', QUANTIZE: 'false' });
+    }
+  });
+
+  it('gives train, evaluate and quantize the configured memory, and leaves the others at 1024 MB', () => {
+    const { template } = synthPlatform({ trainMemoryMb: 6144 });
+
+    expect(propertiesOfAll(template, 'AWS::Lambda::Function').map((fn) => fn.MemorySize).sort()).toEqual([1024, 1024, 1024, 1024, 1024, 1024, 6144, 6144, 6144]);
+  });
+
+  it('with manualApproval, sets AUTO_APPROVE=false, so Deploy leaves the candidate approved, and outputs the promote command', () => {
+    const { template } = synthPlatform({ manualApproval: true });
+    const promote = flattenCfnReference(template.findOutputs('ManualPromotion').ManualPromotion?.Value);
+
+    for (const fn of propertiesOfAll(template, 'AWS::Lambda::Function')) expect(variables(fn).AUTO_APPROVE).toBe('false');
+    expect(promote).toMatch(/^npx mlops models promote demo <version> --repo s3:\/\/Mlops-test-Storage:ExportsOutputRefModelBucket\w+$/);
+  });
+
+  it('with manualApproval, keeps the same states: approval is a registry change, with no task token to wait for', () => {
+    const { template } = synthPlatform({ manualApproval: true });
+    const states = Object.keys(definitionOf(template).States).sort();
+
+    expect(states).toEqual(Object.keys(definitionOf(synthPlatform().template).States).sort());
+    expect(JSON.stringify(definitionOf(template))).not.toContain('waitForTaskToken');
+  });
+
+  it('subscribes the alarm email to the topic', () => {
+    const { template } = synthPlatform({}, { alarmEmail: 'oncall@example.com' });
+
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+  });
+
+  it('starts on drift of every configured model', () => {
+    const app = testApp({ builtinCloudFormationValidation: false });
+    const { pipeline } = addPlatformStacks(app, parseConfig({ stage: 'test', models: [{ name: 'demo' }, { name: 'fraud', servingMode: 'gpu' }] }));
+
+    Template.fromStack(pipeline!).hasResourceProperties('AWS::Events::Rule', { EventPattern: Match.objectLike({ detail: { model: ['demo', 'fraud'] } }) });
+  });
+
+  it("encrypts the topic with SNS's AWS managed key, and grants no KMS permission, when the buckets use S3-managed keys", () => {
+    const { template } = synthPlatform({}, { storage: { useKmsKey: false } });
+
+    expect(JSON.stringify(only(template, 'AWS::SNS::Topic').KmsMasterKeyId)).toContain(':alias/aws/sns');
+    expect(statements(template).flatMap((s) => list(s.Action)).filter((a) => String(a).startsWith('kms:'))).toEqual([]);
+  });
+
+  it('is left out when no model is configured', () => {
+    const app = testApp({ builtinCloudFormationValidation: false });
+
+    expect(addPlatformStacks(app, parseConfig({ stage: 'test' })).pipeline).toBeUndefined();
+  });
+});
+
+describe('RetrainingPipeline', () => {
+  function construct(extra: Partial<ConstructorParameters<typeof RetrainingPipeline>[2]> = {}): { stack: Stack; pipeline: RetrainingPipeline } {
+    const stack = new Stack(testApp({ builtinCloudFormationValidation: false }), 'Test', { env: { region: 'us-east-1' } });
+    const pipeline = new RetrainingPipeline(stack, 'Pipeline', {
+      modelBucket: Bucket.fromBucketName(stack, 'Models', 'models-bucket'),
+      dataBucket: Bucket.fromBucketName(stack, 'Data', 'data-bucket'),
+      ...extra,
+    });
+    return { stack, pipeline };
+  }
+
+  it('publishes to the topic it is given, creating none, and may use its key only through SNS', () => {
+    const stack = new Stack(testApp({ builtinCloudFormationValidation: false }), 'Test', { env: { region: 'us-east-1' } });
+    const key = Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:us-east-1:123456789012:key/abcd');
+    const topic = Topic.fromTopicAttributes(stack, 'Alarms', { topicArn: 'arn:aws:sns:us-east-1:123456789012:alarms', keyArn: key.keyArn });
+    new RetrainingPipeline(stack, 'Pipeline', {
+      modelBucket: Bucket.fromBucketName(stack, 'Models', 'models-bucket'),
+      dataBucket: Bucket.fromBucketName(stack, 'Data', 'data-bucket'),
+      notifyTopic: topic,
+    });
+    const template = Template.fromStack(stack);
+
+    template.resourceCountIs('AWS::SNS::Topic', 0);
+    template.allResourcesProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ NOTIFY_TOPIC_ARN: topic.topicArn }) } });
+    expect(resourcesAllowed(template, 'sns:Publish')).toEqual([topic.topicArn, topic.topicArn]);
+    expect(statements(template).filter((s) => list(s.Action).includes('kms:GenerateDataKey'))).toEqual([
+      expect.objectContaining({ Resource: key.keyArn, Condition: { StringEquals: { 'kms:ViaService': 'sns.us-east-1.amazonaws.com' } } }),
+      expect.objectContaining({ Resource: key.keyArn, Condition: { StringEquals: { 'kms:ViaService': 'sns.us-east-1.amazonaws.com' } } }),
+    ]);
+  });
+
+  it('starts on drift of any model when given no model names', () => {
+    const { stack } = construct();
+
+    expect(only(Template.fromStack(stack), 'AWS::Events::Rule').EventPattern).toEqual({ source: ['mlops.monitor'], 'detail-type': ['Drift Confirmed'] });
+  });
+
+  it('rejects a maxDropPoints outside 0 to 100, showing the value', () => {
+    expect(() => construct({ maxDropPoints: -1 })).toThrow(/maxDropPoints must be between 0 and 100 \(received -1\)/);
+  });
+
+  it('rejects epochs below 1, showing the value', () => {
+    expect(() => construct({ epochs: 0 })).toThrow(/epochs must be a whole number of at least 1 \(received 0\)/);
+  });
+
+  it("rejects a memory size outside Lambda's range, showing the value", () => {
+    expect(() => construct({ trainMemorySize: 20000 })).toThrow(/trainMemorySize must be a whole number of MB from 128 to 10240.*\(received 20000\)/);
+  });
+
+  it('rejects an empty list of model names', () => {
+    expect(() => construct({ modelNames: [] })).toThrow(/modelNames must name at least one model when given \(received \[\]\)/);
+  });
+});
+
+describe('cdk-nag', () => {
+  function nagApp(config: object = {}): App {
+    const app = testApp({ builtinCloudFormationValidation: false });
+    addPlatformStacks(app, parseConfig({ stage: 'test', models: [{ name: 'demo' }], ...config }));
+    applyNagChecks(app);
+    return app;
+  }
+
+  it('reports no unacknowledged finding with the platform key', () => {
+    expect(unacknowledgedFindings(nagApp())).toEqual([]);
+  });
+
+  it('reports no unacknowledged finding with S3-managed encryption, manual approval and an alarm email', () => {
+    const config = { storage: { useKmsKey: false }, pipeline: { manualApproval: true }, alarmEmail: 'oncall@example.com' };
+
+    expect(unacknowledgedFindings(nagApp(config))).toEqual([]);
+  });
+
+  describe('acknowledgements', () => {
+    const app = nagApp();
+    unacknowledgedFindings(app);
+    const acks = acknowledgements(app)
+      .filter((a) => a.path.startsWith('Mlops-test-Pipeline/'))
+      .map((a) => ({ ...a, id: a.id.replace(/^Annotation::/, '') }));
+
+    it('name the prefix wildcards of the step policy by their exact resources, and no other', () => {
+      const resource = (bucket: string, prefix: string) =>
+        expect.stringMatching(new RegExp(`^AwsSolutions-IAM5\\[Resource::Mlops-test-Storage:ExportsOutputFnGetAtt${bucket}\\w+\\/${prefix.replaceAll('/', '\\/')}\\*\\]$`));
+
+      expect(acks.filter((a) => a.path === 'Mlops-test-Pipeline/Pipeline/StepAccess').map((a) => a.id).sort()).toEqual([
+        resource('DataBucket', 'datasets/'),
+        resource('DataBucket', 'labels/'),
+        resource('DataBucket', 'pipeline/'),
+        resource('ModelBucket', 'models/'),
+      ]);
+    });
+
+    it("name the state machine's invoke wildcards, one per function's qualified ARNs", () => {
+      const ids = acks.filter((a) => a.path === 'Mlops-test-Pipeline/Pipeline/StateMachine/Role/DefaultPolicy').map((a) => a.id);
+
+      expect(ids).toHaveLength(HANDLERS.length);
+      for (const id of ids) expect(id).toMatch(/^AwsSolutions-IAM5\[Resource::<Pipeline\w+Function\w+\.Arn>:\*\]$/);
+    });
+
+    it('acknowledge nothing else but "*" resources of X-Ray and log delivery', () => {
+      const others = acks.filter((a) => !a.path.endsWith('/StepAccess') && !a.path.endsWith('/StateMachine/Role/DefaultPolicy'));
+
+      expect([...new Set(others.map((a) => a.id))]).toEqual(['AwsSolutions-IAM5[Resource::*]']);
+    });
+  });
+});
