@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { OnnxSession } from '../core/model/onnx-session';
 import { Predictor } from '../core/model/predictor';
 import { scoreFile } from '../local/batch/score-file';
-import { Random } from '../model-pipeline/data/random';
+import { Random } from '../core/random';
 import { benchMlp } from './bench-model';
 
 /**

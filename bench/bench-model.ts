@@ -1,7 +1,7 @@
 import type { Feature } from '../core/model/manifest';
 import type { ModelPackage } from '../core/model/model-package';
 import { provisional } from '../model-pipeline/train/train-package';
-import { Random } from '../model-pipeline/data/random';
+import { Random } from '../core/random';
 import { exportTrainedModel } from '../model-pipeline/onnx/export-trained';
 import { initNetwork } from '../model-pipeline/train/network';
 import { fitTransform } from '../model-pipeline/train/preprocess';

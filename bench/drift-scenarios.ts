@@ -3,7 +3,7 @@ import { detectDrift, type DriftOptions } from '../core/drift/detect';
 import type { DriftReport } from '../core/drift/report';
 import { normalCdf } from '../core/drift/special';
 import { DriftWindow } from '../core/drift/window';
-import { Random } from '../model-pipeline/data/random';
+import { Random } from '../core/random';
 
 /**
  * Seeded synthetic data for calibrating the drift rules (bench/drift-calibration.ts and

@@ -8,7 +8,7 @@ import { BaselineBuilder } from '../core/drift/baseline';
 import { DirectoryStore } from '../core/model/blob-store';
 import { StaticModelSource } from '../core/model/registry';
 import { runMonitor } from '../core/monitor/monitor';
-import { Random } from '../model-pipeline/data/random';
+import { Random } from '../core/random';
 import { benchMlp } from './bench-model';
 
 /**

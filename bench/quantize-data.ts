@@ -1,4 +1,4 @@
-import { Random } from '../model-pipeline/data/random';
+import { Random } from '../core/random';
 import type { Table } from '../model-pipeline/data/table';
 import { exportTrainedModel } from '../model-pipeline/onnx/export-trained';
 import { GraphBuilder } from '../model-pipeline/onnx/graph-builder';

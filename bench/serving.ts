@@ -2,7 +2,7 @@ import { InferenceEngine } from '../core/model/engine';
 import { OnnxSession } from '../core/model/onnx-session';
 import { StaticModelSource } from '../core/model/registry';
 import { handleApiRequest } from '../core/protocol/router';
-import { Random } from '../model-pipeline/data/random';
+import { Random } from '../core/random';
 import { benchMlp, median, timeCalls } from './bench-model';
 
 /**

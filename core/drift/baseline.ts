@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Random } from '../random';
 import type { Feature, Manifest } from '../model/manifest';
 
 /**
@@ -114,13 +115,13 @@ export class NumericAccumulator {
   private max = -Infinity;
   private readonly sample: number[] = [];
   private seen = 0;
-  private state: number;
+  private readonly random: Random;
 
   constructor(
     private readonly name: string,
     private readonly options: ProfileOptions = {},
   ) {
-    this.state = (options.seed ?? 7) >>> 0;
+    this.random = new Random(options.seed ?? 7);
   }
 
   add(value: number): void {
@@ -137,7 +138,7 @@ export class NumericAccumulator {
     const capacity = this.options.sampleSize ?? 5000;
     if (this.sample.length < capacity) this.sample.push(value);
     else {
-      const j = Math.floor(this.random() * (this.seen + 1));
+      const j = Math.floor(this.random.next() * (this.seen + 1));
       if (j < capacity) this.sample[j] = value;
     }
     this.seen++;
@@ -167,14 +168,6 @@ export class NumericAccumulator {
       binShares: counts.map((c) => (sorted.length ? c / sorted.length : 0)),
       sample: this.sample.slice(),
     };
-  }
-
-  private random(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 }
 

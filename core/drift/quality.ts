@@ -1,4 +1,5 @@
 import type { Baseline, ConfidenceCalibration, PredictionProfile } from './baseline';
+import { Random } from '../random';
 import type { EstimatedQuality, QualityMetric, QualityReport } from './report';
 import { chiSquareSf, normalSf } from './special';
 import type { DriftWindow } from './window';
@@ -123,34 +124,8 @@ export function macroF1(confusion: readonly (readonly number[])[]): number {
   return total / classes;
 }
 
-class Mulberry {
-  private state: number;
-  private spare: number | null = null;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  normal(): number {
-    if (this.spare !== null) {
-      const v = this.spare;
-      this.spare = null;
-      return v;
-    }
-    const r = Math.sqrt(-2 * Math.log(1 - this.next()));
-    const angle = 2 * Math.PI * this.next();
-    this.spare = r * Math.sin(angle);
-    return r * Math.cos(angle);
-  }
-
+/** The shared PRNG with the binomial draws the bootstrap needs. */
+class Mulberry extends Random {
   /** Binomial(n, p): inversion for small means, the normal approximation (rounded, clipped) otherwise. */
   binomial(n: number, p: number): number {
     if (n <= 0 || p <= 0) return 0;

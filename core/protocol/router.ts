@@ -6,6 +6,7 @@ import { ModelNotFoundError } from '../model/registry';
 import { errorResponse, ProtocolError } from './errors';
 import { json, type HttpRequest, type HttpResponse } from './http';
 import { decodeInstances, encodePredictions, truncate } from './instances';
+import { readJson } from './body';
 import { DEFAULT_LIMITS, type ProtocolLimits } from './limits';
 import { decodeInferInputs, encodeInferResponse, modelMetadata, parseInferRequest } from './oip';
 
@@ -106,23 +107,4 @@ async function score(request: HttpRequest, deps: ApiDependencies, model: ServedM
   deps.capture?.offer(model.manifest, matrix, scores, request.requestId, latencyMs);
   deps.onPrediction?.({ model: model.manifest.name, version: model.manifest.version, rows: matrix.rows, latencyMs });
   return scores;
-}
-
-function readJson(request: HttpRequest, limits: ProtocolLimits): unknown {
-  const header = request.headers['content-type'];
-  const type = header === undefined || header === 'application/json' ? '' : header.split(';')[0]!.trim().toLowerCase();
-  if (type && type !== 'application/json' && !/^application\/[\w.+-]*\+json$/.test(type)) {
-    throw new ProtocolError(415, 'unsupported_media_type', `Content-Type must be application/json, got ${truncate(type)}`, { field: 'content-type' });
-  }
-  // A UTF-8 body has at most 3 bytes per UTF-16 unit: count bytes only when it could matter.
-  const bytes = request.body.length * 3 > limits.maxBodyBytes ? Buffer.byteLength(request.body) : 0;
-  if (bytes > limits.maxBodyBytes) {
-    throw new ProtocolError(413, 'payload_too_large', `the body has ${bytes} bytes; at most ${limits.maxBodyBytes} are accepted`);
-  }
-  if (request.body.trim() === '') throw new ProtocolError(400, 'invalid_json', 'the body is empty; send a JSON object', { field: 'body' });
-  try {
-    return JSON.parse(request.body);
-  } catch (error) {
-    throw new ProtocolError(400, 'invalid_json', `the body is not valid JSON: ${truncate((error as Error).message, 120)}`, { field: 'body' });
-  }
 }

@@ -1,4 +1,5 @@
 import { InvalidPackageError, type Manifest, PackageFiles, parseManifest } from '../../core/model/manifest';
+import { readJson } from '../../core/protocol/body';
 import type { Matrix } from '../../core/model/onnx-session';
 import type { BatchScores } from '../../core/model/predictor';
 import { ModelNotFoundError, type ModelRepository } from '../../core/model/registry';
@@ -208,23 +209,4 @@ async function score(request: HttpRequest, deps: ProxyDependencies, model: Deplo
   const scores = decodeTritonResponse(manifest, matrix.rows, answer);
   deps.onPrediction?.({ model: manifest.name, version: manifest.version, rows: matrix.rows, latencyMs: performance.now() - start, attempts });
   return scores;
-}
-
-/** The JSON body, with the same checks and messages as the serverless API. */
-function readJson(request: HttpRequest, limits: ProtocolLimits): unknown {
-  const header = request.headers['content-type'];
-  const type = header === undefined || header === 'application/json' ? '' : header.split(';')[0]!.trim().toLowerCase();
-  if (type && type !== 'application/json' && !/^application\/[\w.+-]*\+json$/.test(type)) {
-    throw new ProtocolError(415, 'unsupported_media_type', `Content-Type must be application/json, got ${truncate(type)}`, { field: 'content-type' });
-  }
-  const bytes = request.body.length * 3 > limits.maxBodyBytes ? Buffer.byteLength(request.body) : 0;
-  if (bytes > limits.maxBodyBytes) {
-    throw new ProtocolError(413, 'payload_too_large', `the body has ${bytes} bytes; at most ${limits.maxBodyBytes} are accepted`);
-  }
-  if (request.body.trim() === '') throw new ProtocolError(400, 'invalid_json', 'the body is empty; send a JSON object', { field: 'body' });
-  try {
-    return JSON.parse(request.body);
-  } catch (error) {
-    throw new ProtocolError(400, 'invalid_json', `the body is not valid JSON: ${truncate((error as Error).message, 120)}`, { field: 'body' });
-  }
 }

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { Random } from './random';
+import { Random } from '../../core/random';
 
 /**
  * Synthetic customer data with known ground truth, so that tests can state what accuracy

@@ -7,7 +7,7 @@ import { nextMinorVersion } from '../../core/model/manifest';
 import type { ClassificationReport, RegressionReport } from '../../core/model/metrics';
 import { Predictor } from '../../core/model/predictor';
 import { compareVersions, type ModelRepository } from '../../core/model/registry';
-import { Random } from '../data/random';
+import { Random } from '../../core/random';
 import { parseCsvTable, type Table } from '../data/table';
 import { evaluateTable } from '../evaluate/evaluate';
 import { quantizePackage } from '../quantize/quantize-package';

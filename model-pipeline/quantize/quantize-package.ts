@@ -4,7 +4,7 @@ import { classesOf, type Manifest, PackageFiles, type QuantizationSummary } from
 import { type ModelPackage, packageJson, writePackage } from '../../core/model/model-package';
 import type { Matrix } from '../../core/model/onnx-session';
 import { type BatchScores, Predictor } from '../../core/model/predictor';
-import { Random } from '../data/random';
+import { Random } from '../../core/random';
 import { columnIndex, type Table } from '../data/table';
 import { qualityOf, scoreAll } from '../evaluate/evaluate';
 import { encodeTable } from '../train/trainer';

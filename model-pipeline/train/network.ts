@@ -1,4 +1,4 @@
-import { Random } from '../data/random';
+import { Random } from '../../core/random';
 
 /** A dense layer: weights [inputs × outputs] row-major, and biases. */
 export interface DenseLayer {

@@ -1,6 +1,6 @@
 import { encodeRow } from '../../core/data/coerce';
 import type { Feature, Task } from '../../core/model/manifest';
-import { Random } from '../data/random';
+import { Random } from '../../core/random';
 import { columnIndex, type Table } from '../data/table';
 import { designMatrix, type FeatureTransform, fitTransform } from './preprocess';
 import { Adam, backward, cloneNetwork, forward, initNetwork, type Network } from './network';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferenceEngine } from '../../core/model/engine';
 import { StaticModelSource } from '../../core/model/registry';
 import { startApiServer } from '../../local/api-server';
-import { Random } from '../../model-pipeline/data/random';
+import { Random } from '../../core/random';
 import { churnInstance, trainDemoPackage } from '../helpers/demo-package';
 import { useTempDir } from '../helpers/tmp';
 

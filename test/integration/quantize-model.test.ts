@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { classificationReport } from '../../core/model/metrics';
 import { type Matrix, OnnxSession } from '../../core/model/onnx-session';
 import { writeGeneratedCsv } from '../../model-pipeline/data/generate';
-import { Random } from '../../model-pipeline/data/random';
+import { Random } from '../../core/random';
 import { readCsvTable } from '../../model-pipeline/data/table';
 import { ExportedNames, exportTrainedModel } from '../../model-pipeline/onnx/export-trained';
 import { GraphBuilder } from '../../model-pipeline/onnx/graph-builder';

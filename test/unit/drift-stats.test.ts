@@ -22,7 +22,7 @@ import {
   twoProportionZTest,
   wassersteinDistance,
 } from '../../core/drift/stats';
-import { Random } from '../../model-pipeline/data/random';
+import { Random } from '../../core/random';
 
 /**
  * Parity with SciPy on fixed vectors. The values come from test/fixtures/drift/make_reference.py

@@ -1,4 +1,4 @@
-/** A small seedable PRNG (mulberry32): reproducible data and training from a single integer seed. */
+/** A small seedable PRNG (mulberry32): reproducible data, training, sampling and tests from one integer seed. */
 export class Random {
   private state: number;
   private spareNormal: number | null = null;
