@@ -35,7 +35,8 @@ export async function openRun(ctx: PipelineContext, request: RunRequest): Promis
  * leaves the serving model untouched and sends a failure notification.
  */
 export async function runStep(ctx: PipelineContext, state: PipelineState, name: StepName): Promise<PipelineState> {
-  if (state.steps[name]?.status === 'succeeded' || state.outcome !== 'running') return state;
+  // Later steps still run after a verdict (deploy and notify follow a rejection); only a failure stops the run.
+  if (state.steps[name]?.status === 'succeeded' || state.outcome === 'failed') return state;
   const key = stateKey(state.model, state.runId);
   const startedAt = new Date().toISOString();
   ctx.log?.(`pipeline ${state.runId}: ${name}…`);

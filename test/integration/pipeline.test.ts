@@ -53,6 +53,12 @@ describe('a retraining run after concept drift', { timeout: 180_000 }, () => {
     expect(registry.versions.map((v) => [v.version, v.status])).toEqual([['1.0.0', 'retired'], ['1.1.0', 'serving']]);
   });
 
+  it('runs every step and tells the on-call channel about the promotion', async () => {
+    const state = await runPipeline(ctx, { model: 'demo', runId: 'run-1', trigger: { kind: 'drift', reason: 'concept drift detected' } });
+    expect(Object.keys(state.steps)).toEqual(['prepare', 'train', 'evaluate', 'quantize', 'gate', 'register', 'deploy', 'notify']);
+    expect(await notifications()).toContainEqual(expect.objectContaining({ runId: 'run-1', outcome: 'promoted', subject: 'demo: 1.1.0 promoted' }));
+  });
+
   it('records lineage and a quantization verdict in the new package', async () => {
     const pkg = await models.load('demo', '1.1.0');
     expect(pkg.manifest.parentVersion).toBe('1.0.0');
@@ -91,6 +97,8 @@ describe('a candidate that fails the gate', { timeout: 180_000 }, () => {
     expect(registry.serving).toBe('1.1.0');
     expect(registry.versions.find((v) => v.version === '1.2.0')).toMatchObject({ status: 'rejected' });
     await expect(promote(models, 'demo', '1.2.0', 'by hand')).rejects.toThrow(/was rejected/);
+    expect(state.steps.notify?.status).toBe('succeeded');
+    expect(await notifications()).toContainEqual(expect.objectContaining({ runId: 'run-2', outcome: 'rejected' }));
   });
 });
 
