@@ -14,7 +14,7 @@ import { PackageFiles } from '../../core/model/manifest';
 import type { GpuEndpoint } from './gpu-endpoint';
 import { InferenceRestApi } from './inference-rest-api';
 import { MlopsFunction } from './mlops-function';
-import type { ThrottleSettings } from './serverless-inference';
+import type { ThrottleSettings } from './inference-rest-api';
 
 const HANDLER_ENTRY = fileURLToPath(new URL('../../functions/endpoint-proxy/handler.ts', import.meta.url));
 

@@ -15,7 +15,20 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnWebACL, CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
-import type { ThrottleSettings } from './serverless-inference';
+
+/** Request rate limits of the API. */
+export interface ThrottleSettings {
+  /**
+   * Steady-state requests per second.
+   * @default 100
+   */
+  readonly rateLimit?: number;
+  /**
+   * Requests allowed in a burst above the steady rate.
+   * @default 200
+   */
+  readonly burstLimit?: number;
+}
 
 /** Properties of an {@link InferenceRestApi}. */
 export interface InferenceRestApiProps {
@@ -71,8 +84,7 @@ export interface InferenceRestApiProps {
 }
 
 /**
- * The inference API's REST front door, with the security settings of the serverless inference
- * API (infra/constructs/serverless-inference.ts): regional, IAM or API-key auth on every
+ * The inference API's REST front door, shared by the serverless and the GPU paths: regional, IAM or API-key auth on every
  * method, stage throttling, request validation, JSON access logs, X-Ray, error-level execution
  * logs without bodies, and a web ACL (AWS common rules and a per-IP rate limit). Routes
  * `/v2/{proxy+}` and `/models/{proxy+}` go to one function.

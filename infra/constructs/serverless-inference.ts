@@ -1,48 +1,25 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import {
-  AccessLogFormat,
-  ApiKey,
-  AuthorizationType,
-  EndpointType,
-  LambdaIntegration,
-  LogGroupLogDestination,
-  MethodLoggingLevel,
-  type MethodOptions,
-  Period,
-  RestApi,
-} from 'aws-cdk-lib/aws-apigateway';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ApiKey, RestApi } from 'aws-cdk-lib/aws-apigateway';
 import { Alarm, type AlarmProps, ComparisonOperator, type IAlarm, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { type ILambdaDeploymentConfig, LambdaDeploymentConfig, LambdaDeploymentGroup } from 'aws-cdk-lib/aws-codedeploy';
 import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Alias, Architecture } from 'aws-cdk-lib/aws-lambda';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
-import { CfnWebACL, CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { DataPrefixes, ModelLayout } from '../../core/layout';
 import { acknowledgeWildcardResources } from '../nag';
 import { MlopsFunction } from './mlops-function';
+import { InferenceRestApi, type ThrottleSettings } from './inference-rest-api';
 import { OnnxRuntimeLayer } from './onnx-runtime-layer';
 
-const HANDLER_ENTRY = fileURLToPath(new URL('../../functions/inference/handler.ts', import.meta.url));
+export type { ThrottleSettings } from './inference-rest-api';
 
-/** Request rate limits of the API. */
-export interface ThrottleSettings {
-  /**
-   * Steady-state requests per second.
-   * @default 100
-   */
-  readonly rateLimit?: number;
-  /**
-   * Requests allowed in a burst above the steady rate.
-   * @default 200
-   */
-  readonly burstLimit?: number;
-}
+const HANDLER_ENTRY = fileURLToPath(new URL('../../functions/inference/handler.ts', import.meta.url));
 
 /** Properties of a {@link ServerlessInference}. */
 export interface ServerlessInferenceProps {
@@ -248,48 +225,22 @@ export class ServerlessInference extends Construct {
     this.alias.node.addDependency(bucketAccess);
 
     // --- API ------------------------------------------------------------------------------------
-    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: logRetention, removalPolicy: logRemovalPolicy });
-    this.api = new RestApi(this, 'Api', {
-      // A name per stack: API Gateway metrics are keyed by name, and two APIs named alike would merge.
-      restApiName: `${Stack.of(this).stackName}-api`,
+    const front = new InferenceRestApi(this, 'Api', {
+      handler: this.alias,
       description: 'Inference API: POST /v2/models/{name}/infer, POST /models/{name}/predict',
-      endpointConfiguration: { types: [EndpointType.REGIONAL] },
-      // API Gateway writes execution logs through the account's CloudWatch role.
-      cloudWatchRole: true,
-      deployOptions: {
-        stageName,
-        throttlingRateLimit: rateLimit,
-        throttlingBurstLimit: burstLimit,
-        accessLogDestination: new LogGroupLogDestination(accessLogs),
-        accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
-        tracingEnabled: true,
-        metricsEnabled: true,
-        loggingLevel: MethodLoggingLevel.ERROR,
-        dataTraceEnabled: false,
-      },
+      apiAuth,
+      throttle: { rateLimit, burstLimit },
+      dailyQuota: props.dailyQuota,
+      ipRateLimit,
+      stageName,
+      logRetention,
+      logRemovalPolicy,
+      // This stack owns API Gateway's account-wide CloudWatch role for execution logs.
+      manageCloudWatchRole: true,
     });
-    this.url = this.api.url;
-
-    // The protocols validate bodies field by field in the function (a 4xx naming the field); the
-    // gateway checks that the path parameter is there.
-    const requestValidator = this.api.addRequestValidator('RequestValidator', {
-      validateRequestBody: true,
-      validateRequestParameters: true,
-    });
-    const methodOptions: MethodOptions = {
-      requestValidator,
-      requestParameters: { 'method.request.path.proxy': true },
-      ...(apiAuth === 'iam' ? { authorizationType: AuthorizationType.IAM } : { apiKeyRequired: true }),
-    };
-    const integration = new LambdaIntegration(this.alias, { proxy: true });
-    for (const root of ['v2', 'models']) {
-      // The method options go to addMethod: a resource's defaultMethodOptions leave out requestValidator.
-      this.api.root.addResource(root).addProxy({ anyMethod: false }).addMethod('ANY', integration, methodOptions);
-    }
-
-    this.apiKey = apiAuth === 'apiKey' ? this.addUsagePlan(rateLimit, burstLimit, props.dailyQuota) : undefined;
-    this.acknowledgeApiFindings(apiAuth);
-    this.addWebAcl(ipRateLimit);
+    this.api = front.api;
+    this.url = front.url;
+    this.apiKey = front.apiKey;
 
     // --- Deployment guardrails ------------------------------------------------------------------
     const topic = props.alarmTopic;
@@ -380,86 +331,9 @@ export class ServerlessInference extends Construct {
     return policy;
   }
 
-  /** API keys for consumers, limited by a usage plan on the stage. */
-  private addUsagePlan(rateLimit: number, burstLimit: number, dailyQuota: number | undefined): ApiKey {
-    const apiKey = new ApiKey(this, 'ApiKey', { description: 'Inference API consumer key; send it as x-api-key' });
-    const plan = this.api.addUsagePlan('UsagePlan', {
-      description: 'Limits per API key of the inference API',
-      throttle: { rateLimit, burstLimit },
-      quota: dailyQuota === undefined ? undefined : { limit: dailyQuota, period: Period.DAY },
-      apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
-    });
-    plan.addApiKey(apiKey);
-    return apiKey;
-  }
 
-  private acknowledgeApiFindings(apiAuth: 'iam' | 'apiKey'): void {
-    Validations.of(this.api).acknowledge({
-      id: 'AwsSolutions-COG4',
-      reason:
-        apiAuth === 'iam'
-          ? 'Consumers are AWS principals (services, pipelines, engineers) that sign requests with ' +
-            'SigV4; IAM authorizes every method, so there are no end users for a Cognito user pool.'
-          : 'Consumers are machine clients identified by API keys with per-key throttling and quota; ' +
-            'there are no end users for a Cognito user pool.',
-    });
-    if (apiAuth === 'apiKey') {
-      Validations.of(this.api).acknowledge({
-        id: 'AwsSolutions-APIG4',
-        reason:
-          'apiKey mode, chosen in the platform configuration: every method requires an API key bound ' +
-          'to a usage plan with throttling, and the stage sits behind a WAF web ACL.',
-      });
-    }
-    // Created by `cloudWatchRole: true`: API Gateway's account-wide role for writing execution logs.
-    Validations.of(this.api).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-      reason:
-        'The role API Gateway assumes to write execution logs (required by AwsSolutions-APIG6); the ' +
-        'AWS managed policy allows only CloudWatch Logs actions and is the one AWS documents for it.',
-    });
-  }
 
-  /** A regional web ACL on the stage: AWS's common rule set and a per-IP rate limit. */
-  private addWebAcl(ipRateLimit: number): void {
-    const metricPrefix = Names.uniqueId(this).slice(-100);
-    const visibility = (name: string): CfnWebACL.VisibilityConfigProperty => ({
-      cloudWatchMetricsEnabled: true,
-      metricName: `${metricPrefix}${name}`,
-      sampledRequestsEnabled: true,
-    });
-    const webAcl = new CfnWebACL(this, 'WebAcl', {
-      scope: 'REGIONAL',
-      defaultAction: { allow: {} },
-      visibilityConfig: visibility('WebAcl'),
-      rules: [
-        {
-          name: 'AWSManagedRulesCommonRuleSet',
-          priority: 0,
-          overrideAction: { none: {} },
-          statement: {
-            managedRuleGroupStatement: {
-              vendorName: 'AWS',
-              name: 'AWSManagedRulesCommonRuleSet',
-              // The set blocks bodies over 8 KB; a batch of instances is routinely larger, and the
-              // function enforces its own body and row limits.
-              ruleActionOverrides: [{ name: 'SizeRestrictions_BODY', actionToUse: { count: {} } }],
-            },
-          },
-          visibilityConfig: visibility('CommonRuleSet'),
-        },
-        {
-          name: 'RateLimitPerIp',
-          priority: 1,
-          action: { block: {} },
-          statement: { rateBasedStatement: { limit: ipRateLimit, aggregateKeyType: 'IP', evaluationWindowSec: 300 } },
-          visibilityConfig: visibility('RateLimitPerIp'),
-        },
-      ],
-    });
-    new CfnWebACLAssociation(this, 'WebAclAssociation', {
-      resourceArn: this.api.deploymentStage.stageArn,
-      webAclArn: webAcl.attrArn,
-    });
-  }
+
+
+
 }

@@ -96,7 +96,7 @@ describe('ServerlessInferenceStack', () => {
 
     it('writes JSON access logs to a log group of the stack', () => {
       const [stage] = propertiesOfAll(template, 'AWS::ApiGateway::Stage');
-      const accessLogs = stack.resolve((stack.inference.node.findChild('AccessLogs').node.defaultChild as CfnResource).logicalId);
+      const accessLogs = stack.resolve((stack.inference.node.findChild('Api').node.findChild('AccessLogs').node.defaultChild as CfnResource).logicalId);
 
       const setting = stage?.AccessLogSetting as { DestinationArn: unknown; Format: string };
       expect(flattenCfnReference(setting.DestinationArn)).toMatch(new RegExp(`^arn:aws:logs:us-east-1:<AWS::AccountId>:log-group:<${accessLogs}>$`));
