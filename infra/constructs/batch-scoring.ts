@@ -13,6 +13,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { keyUseVia } from '../iam';
 import { DataPrefixes, ModelLayout } from '../../core/layout';
 import { acknowledgeWildcardResources } from '../nag';
 import { MlopsFunction } from './mlops-function';
@@ -302,13 +303,9 @@ export class BatchScoring extends Construct {
     ];
     if (props.key) {
       statements.push(
-        new PolicyStatement({
-          // Decrypt to read models and inputs (and the parts of a multipart upload), GenerateDataKey
-          // to write; only through S3.
-          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-          resources: [props.key.keyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
-        }),
+        // Decrypt to read models and inputs (and the parts of a multipart upload), GenerateDataKey
+        // to write; only through S3.
+        keyUseVia(props.key, 's3', Stack.of(this).region),
       );
     }
     const policy = new Policy(this, 'BucketAccess', { statements, roles: [this.function.role] });

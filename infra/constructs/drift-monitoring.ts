@@ -23,6 +23,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { keyUseVia } from '../iam';
 import { DataPrefixes, ModelLayout } from '../../core/layout';
 import { acknowledgeWildcardResources } from '../nag';
 import { MlopsFunction } from './mlops-function';
@@ -392,12 +393,8 @@ export class DriftMonitoring extends Construct {
     ];
     if (props.key) {
       statements.push(
-        new PolicyStatement({
-          // Decrypt to read, GenerateDataKey to write; only through S3.
-          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-          resources: [props.key.keyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
-        }),
+        // Decrypt to read, GenerateDataKey to write; only through S3.
+        keyUseVia(props.key, 's3', Stack.of(this).region),
       );
     }
     statements.push(new PolicyStatement({ actions: ['events:PutEvents'], resources: [this.eventBus.eventBusArn] }));

@@ -9,6 +9,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { keyUseVia } from '../iam';
 import { ModelLayout } from '../../core/layout';
 import { PackageFiles } from '../../core/model/manifest';
 import type { GpuEndpoint } from './gpu-endpoint';
@@ -144,11 +145,7 @@ export class EndpointProxy extends Construct {
     ];
     if (props.key) {
       statements.push(
-        new PolicyStatement({
-          actions: ['kms:Decrypt'],
-          resources: [props.key.keyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
-        }),
+        keyUseVia(props.key, 's3', Stack.of(this).region, ['kms:Decrypt']),
       );
     }
     new Policy(this, 'ManifestRead', { statements, roles: [this.function.role] });

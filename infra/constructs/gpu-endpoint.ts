@@ -9,6 +9,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { CfnEndpoint, CfnEndpointConfig, CfnModel } from 'aws-cdk-lib/aws-sagemaker';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { keyUseVia } from '../iam';
 import { tritonArtifactKey } from '../../model-pipeline/triton/artifact';
 import { acknowledgeWildcardResources } from '../nag';
 import { PlatformKey } from './platform-key';
@@ -387,12 +388,8 @@ export class GpuEndpoint extends Construct {
     ];
     if (props.key) {
       statements.push(
-        new PolicyStatement({
-          // Decrypt to read the artifact, GenerateDataKey to write capture; only through S3.
-          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-          resources: [props.key.keyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `s3.${stack.region}.amazonaws.com` } },
-        }),
+        // Decrypt to read the artifact, GenerateDataKey to write capture; only through S3.
+        keyUseVia(props.key, 's3', stack.region),
       );
     }
     if (props.vpc) {

@@ -25,6 +25,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke, SnsPublish } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { keyUseVia } from '../iam';
 import { DataPrefixes, ModelLayout } from '../../core/layout';
 import type { StepName } from '../../model-pipeline/pipeline/state';
 import { acknowledgeWildcardResources } from '../nag';
@@ -366,15 +367,11 @@ export class RetrainingPipeline extends Construct {
     ];
     if (props.key) {
       statements.push(
-        new PolicyStatement({
-          // Decrypt to read, GenerateDataKey to write; only through S3.
-          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-          resources: [props.key.keyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `s3.${region}.amazonaws.com` } },
-        }),
+        // Decrypt to read, GenerateDataKey to write; only through S3.
+        keyUseVia(props.key, 's3', region),
       );
     }
-    if (topicKey) statements.push(publishKeyStatement(topicKey, region));
+    if (topicKey) statements.push(keyUseVia(topicKey, 'sns', region));
 
     const policy = new Policy(this, 'StepAccess', { statements, roles: [...this.functions.values()].map((fn) => fn.role) });
     acknowledgeWildcardResources(
@@ -392,7 +389,7 @@ export class RetrainingPipeline extends Construct {
   private grantStateMachineAccess(topicKey: IKey | undefined): void {
     const role = this.stateMachine.role;
     // The failure notification publishes to an encrypted topic.
-    if (topicKey) role.addToPrincipalPolicy(publishKeyStatement(topicKey, Stack.of(this).region));
+    if (topicKey) role.addToPrincipalPolicy(keyUseVia(topicKey, 'sns', Stack.of(this).region));
 
     // CDK grants lambda:InvokeFunction on each function and on `<function ARN>:*`.
     const defaultPolicy = role.node.tryFindChild('DefaultPolicy');
@@ -415,10 +412,3 @@ export class RetrainingPipeline extends Construct {
 }
 
 /** Publishing to a KMS-encrypted topic: the publisher generates and decrypts data keys, only through SNS. */
-function publishKeyStatement(key: IKey, region: string): PolicyStatement {
-  return new PolicyStatement({
-    actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-    resources: [key.keyArn],
-    conditions: { StringEquals: { 'kms:ViaService': `sns.${region}.amazonaws.com` } },
-  });
-}

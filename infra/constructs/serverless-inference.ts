@@ -11,6 +11,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { keyUseVia } from '../iam';
 import { DataPrefixes, ModelLayout } from '../../core/layout';
 import { acknowledgeWildcardResources } from '../nag';
 import { MlopsFunction } from './mlops-function';
@@ -312,12 +313,8 @@ export class ServerlessInference extends Construct {
     ];
     if (props.key) {
       statements.push(
-        new PolicyStatement({
-          // Decrypt to read model packages, GenerateDataKey to write captured traffic; only through S3.
-          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
-          resources: [props.key.keyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
-        }),
+        // Decrypt to read model packages, GenerateDataKey to write captured traffic; only through S3.
+        keyUseVia(props.key, 's3', Stack.of(this).region),
       );
     }
     const policy = new Policy(this, 'BucketAccess', { statements, roles: [this.function.role] });
