@@ -1,4 +1,5 @@
 import { binIndex, type Baseline, type CategoricalProfile, type ConfidenceCalibration, type NumericProfile } from './baseline';
+import { Random } from '../random';
 
 /**
  * The current window: a streaming, bounded-memory summary of the rows the monitor compares with
@@ -36,21 +37,11 @@ export interface WindowOptions {
   readonly seed?: number;
 }
 
-/** mulberry32: a tiny seedable PRNG (core/ imports nothing outside core/). */
-export class SeededRandom {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** Uniform in (0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+/** The reservoirs' PRNG: the shared mulberry32 (core/random.ts), drawing in the open interval (0, 1). */
+export class SeededRandom extends Random {
+  /** Uniform in (0, 1): the shared generator's draw moved half a step off zero (exact in binary). */
+  override next(): number {
+    return super.next() + 0.5 / 4294967296;
   }
 }
 

@@ -62,7 +62,8 @@ export async function trainPackage(store: BlobStore, options: TrainPackageOption
     const validationScores = await scoreAll(predictor, model.validation);
     const metrics = manifestMetrics(qualityOf(predictor, validationScores, model.validation.y));
     const baseline = new BaselineBuilder({ ...manifest, metrics });
-    for (const set of [model.train, model.validation]) baseline.addRows(set.x, set.rows, await scoreAll(predictor, set));
+    baseline.addRows(model.train.x, model.train.rows, await scoreAll(predictor, model.train));
+    baseline.addRows(model.validation.x, model.validation.rows, validationScores);
     const pkg = await writePackage(store, { ...draft, metrics }, {
       [PackageFiles.model]: onnxBytes,
       [PackageFiles.baseline]: `${JSON.stringify(baseline.finish())}\n`,
