@@ -115,7 +115,9 @@ describe('the drift monitor', { timeout: 120_000 }, () => {
     const rows = [...generateRows({ rows: 1000, seed: 9, drift: { concept: 1 } })];
     await capture(1000, 9, { concept: 1 });
     const labels = rows.map((r, i) => JSON.stringify({ requestId: 'req-9', row: i, label: r.cells.at(-1) }));
-    await data.write(`${DataPrefixes.labels}demo/ground-truth/batch-1.jsonl`, labels.join('\n'));
+    // Garbage beside the good lines: truncated JSON, a missing label, an unknown class; they are ignored.
+    const garbage = ['{"requestId": "req-9", "row"', '{"requestId": "req-9", "row": 2000}', '{"requestId": "req-9", "row": 3000, "label": "maybe"}'];
+    await data.write(`${DataPrefixes.labels}demo/ground-truth/batch-1.jsonl`, [...labels, ...garbage].join('\n'));
     clock += 3_600_000;
     const outcome = await runMonitor(deps(), 'demo');
     expect(outcome.status).toBe('reported');
