@@ -58,6 +58,11 @@ export class InferenceEngine {
     return (await entry).served;
   }
 
+  /** The versions of a model in the registry (model metadata lists them). */
+  versions(name: string): Promise<string[]> {
+    return this.repository.listVersions(name);
+  }
+
   /** Versions loaded in this process, for health and metrics. */
   loadedVersions(): string[] {
     return [...this.loaded.keys()];

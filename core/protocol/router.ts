@@ -1,7 +1,7 @@
 import type { CaptureBuffer } from '../capture/capture';
-import type { InferenceEngine, ServedModel } from '../model/engine';
-import { InvalidPackageError } from '../model/manifest';
+import { InvalidPackageError, type Manifest } from '../model/manifest';
 import type { Matrix } from '../model/onnx-session';
+import type { BatchScores } from '../model/predictor';
 import { ModelNotFoundError } from '../model/registry';
 import { errorResponse, ProtocolError } from './errors';
 import { json, type HttpRequest, type HttpResponse } from './http';
@@ -10,13 +10,38 @@ import { readJson } from './body';
 import { DEFAULT_LIMITS, type ProtocolLimits } from './limits';
 import { decodeInferInputs, encodeInferResponse, modelMetadata, parseInferRequest } from './oip';
 
-/** What the API needs; the Lambda handler and the local server build the same. */
+/** A model as the API serves it: its manifest, and the scores of a matrix that passed validation against it. */
+export interface ApiModel {
+  readonly manifest: Manifest;
+  predict(matrix: Matrix, context: { readonly requestId: string }): Promise<BatchScores>;
+}
+
+/**
+ * Where the API's models come from: ONNX Runtime in this process (core/model/engine.ts), or a
+ * SageMaker GPU endpoint (functions/endpoint-proxy/proxy.ts). Routes, validation and answers
+ * are the same for both.
+ */
+export interface ModelBackend {
+  /** The model for a name and optional version; throws ModelNotFoundError when there is none. */
+  model(name: string, version?: string): Promise<ApiModel>;
+  /** The versions that model metadata lists. */
+  versions(name: string): Promise<string[]>;
+}
+
+/** What the API needs; the Lambda handler, the local server and the endpoint proxy build the same. */
 export interface ApiDependencies {
-  readonly engine: InferenceEngine;
+  readonly engine: ModelBackend;
   readonly limits?: ProtocolLimits;
   readonly capture?: CaptureBuffer;
   /** Models that must load before /v2/health/ready says ready. @default [] */
   readonly requiredModels?: readonly string[];
+  /** The server name GET /v2 answers. @default 'serverless-mlops' */
+  readonly serverName?: string;
+  /**
+   * Answers the failures of a backend that the router does not know (an endpoint's 5xx, a
+   * backend's own wording of a missing model); undefined leaves the error to the router.
+   */
+  readonly mapError?: (error: unknown, request: HttpRequest) => HttpResponse | undefined;
   /** Told about every unexpected (5xx) failure. */
   readonly onError?: (error: unknown, request: HttpRequest) => void;
   /** Told about every prediction, for metrics. */
@@ -28,7 +53,7 @@ const VERSION = '([0-9A-Za-z.+-]{1,64})';
 const ROUTES: ReadonlyArray<{ pattern: RegExp; method: string; handler: Handler }> = [
   { method: 'GET', pattern: /^\/v2\/health\/live$/, handler: async () => json(200, { live: true }) },
   { method: 'GET', pattern: /^\/v2\/health\/ready$/, handler: (_, deps) => ready(deps) },
-  { method: 'GET', pattern: /^\/v2$/, handler: async () => json(200, { name: 'serverless-mlops', version: '1', extensions: ['model_repository_index'] }) },
+  { method: 'GET', pattern: /^\/v2$/, handler: async (_, deps) => json(200, { name: deps.serverName ?? 'serverless-mlops', version: '1', extensions: ['model_repository_index'] }) },
   { method: 'GET', pattern: new RegExp(`^/v2/models/${NAME}(?:/versions/${VERSION})?$`), handler: metadata },
   { method: 'GET', pattern: new RegExp(`^/v2/models/${NAME}(?:/versions/${VERSION})?/ready$`), handler: modelReady },
   { method: 'POST', pattern: new RegExp(`^/v2/models/${NAME}(?:/versions/${VERSION})?/infer$`), handler: infer },
@@ -58,6 +83,8 @@ export async function handleApiRequest(request: HttpRequest, deps: ApiDependenci
     return { ...errorResponse(new ProtocolError(405, 'method_not_allowed', `${request.method} is not allowed on ${truncate(path, 200)}; use ${allow}`), request.requestId), headers: { 'content-type': 'application/json', allow } };
   } catch (error) {
     if (error instanceof ProtocolError) return errorResponse(error, request.requestId);
+    const mapped = deps.mapError?.(error, request);
+    if (mapped) return mapped;
     if (error instanceof ModelNotFoundError) return errorResponse(new ProtocolError(404, 'model_not_found', error.message, { field: 'model' }), request.requestId);
     deps.onError?.(error, request);
     const message = error instanceof InvalidPackageError ? 'the model package failed verification; the operator has been told' : 'internal error; the operator has been told';
@@ -74,7 +101,7 @@ async function ready(deps: ApiDependencies): Promise<HttpResponse> {
 
 async function metadata(_: HttpRequest, deps: ApiDependencies, [name, version]: (string | undefined)[]): Promise<HttpResponse> {
   const model = await deps.engine.model(name!, version);
-  return json(200, modelMetadata(model.manifest, await deps.engine.repository.listVersions(name!)));
+  return json(200, modelMetadata(model.manifest, await deps.engine.versions(name!)));
 }
 
 async function modelReady(_: HttpRequest, deps: ApiDependencies, [name, version]: (string | undefined)[]): Promise<HttpResponse> {
@@ -100,9 +127,9 @@ async function predict(request: HttpRequest, deps: ApiDependencies, [name, versi
   return json(200, encodePredictions(model.manifest, await score(request, deps, model, matrix)));
 }
 
-async function score(request: HttpRequest, deps: ApiDependencies, model: ServedModel, matrix: Matrix) {
+async function score(request: HttpRequest, deps: ApiDependencies, model: ApiModel, matrix: Matrix) {
   const start = performance.now();
-  const scores = await model.predict(matrix);
+  const scores = await model.predict(matrix, { requestId: request.requestId });
   const latencyMs = performance.now() - start;
   deps.capture?.offer(model.manifest, matrix, scores, request.requestId, latencyMs);
   deps.onPrediction?.({ model: model.manifest.name, version: model.manifest.version, rows: matrix.rows, latencyMs });

@@ -7,7 +7,7 @@ import { S3BlobStore } from '../shared/s3-blob-store';
 import type { InferenceEnv } from './env';
 
 /** Builds the API's dependencies from the environment; shared by the handler and its tests. */
-export function createInferenceApp(env: InferenceEnv, s3: S3Client, hooks: Pick<ApiDependencies, 'onError' | 'onPrediction'> & { onCaptureError?: (error: unknown) => void }): ApiDependencies {
+export function createInferenceApp(env: InferenceEnv, s3: S3Client, hooks: Pick<ApiDependencies, 'onError' | 'onPrediction'> & { onCaptureError?: (error: unknown) => void }): ApiDependencies & { engine: InferenceEngine } {
   const engine = new InferenceEngine(new ModelRepository(new S3BlobStore(s3, env.MODEL_BUCKET)), {
     batching: { maxBatchRows: env.MICRO_BATCH_MAX_ROWS, maxWaitMicros: env.MICRO_BATCH_MAX_WAIT_MICROS },
   });
