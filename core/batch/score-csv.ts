@@ -12,6 +12,8 @@ export interface ScoreOptions extends CsvReaderOptions {
   readonly chunkRows?: number;
   /** Called after each chunk is written, with the counts so far. */
   readonly onProgress?: (counts: ScoreCounts) => void;
+  /** Lines before the source's first line, for a part of a larger file (its header prepended). @default 0 */
+  readonly lineOffset?: number;
 }
 
 /** Header of the predictions file for a model and the input's pass-through columns. */
@@ -179,7 +181,7 @@ export async function scoreCsv(
     assembled.length = 0;
   };
 
-  let lineNumber = 0;
+  let lineNumber = options.lineOffset ?? 0;
   let carry: Uint8Array = new Uint8Array(0);
   let first = true;
   for await (const piece of source) {
