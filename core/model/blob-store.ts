@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 
 /** Raised by a BlobStore when a key does not exist. */
@@ -18,6 +18,11 @@ export interface BlobStore {
   describe(key: string): string;
   read(key: string): Promise<Uint8Array>;
   write(key: string, body: Uint8Array | string): Promise<void>;
+  /**
+   * Writes a key only if it does not exist yet, atomically: of two concurrent creates of the
+   * same key exactly one returns true. The basis of claims (version numbers, locks).
+   */
+  create(key: string, body: Uint8Array | string): Promise<boolean>;
   /** Keys under a prefix, in lexicographic order. */
   list(prefix: string): Promise<string[]>;
 }
@@ -45,6 +50,10 @@ export class PrefixedStore implements BlobStore {
 
   write(key: string, body: Uint8Array | string): Promise<void> {
     return this.inner.write(this.prefix + key, body);
+  }
+
+  create(key: string, body: Uint8Array | string): Promise<boolean> {
+    return this.inner.create(this.prefix + key, body);
   }
 
   async list(prefix: string): Promise<string[]> {
@@ -75,6 +84,24 @@ export class DirectoryStore implements BlobStore {
     const temporary = `${path}.${process.pid}.tmp`;
     await writeFile(temporary, body);
     await rename(temporary, path);
+  }
+
+  async create(key: string, body: Uint8Array | string): Promise<boolean> {
+    const path = join(this.root, key);
+    await mkdir(dirname(path), { recursive: true });
+    // link() fails with EEXIST atomically, and the linked file is complete: readers never see
+    // half of it (open(path, 'wx') would be atomic too, but exposes the file while it is written).
+    const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    await writeFile(temporary, body);
+    try {
+      await link(temporary, path);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    } finally {
+      await unlink(temporary);
+    }
   }
 
   async list(prefix: string): Promise<string[]> {

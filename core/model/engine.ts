@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import { type Manifest, PackageFiles } from './manifest';
 import type { ModelPackage } from './model-package';
 import { MicroBatcher, type MicroBatchOptions } from './micro-batcher';
 import type { Matrix, SessionOptions } from './onnx-session';
 import { type BatchScores, Predictor } from './predictor';
-import type { ModelSource } from './registry';
+import type { ModelSource, Routing } from './registry';
 
 export interface EngineOptions extends SessionOptions {
   /** Micro-batching of concurrent requests; false turns it off. @default {} (on, defaults of MicroBatcher) */
@@ -14,6 +15,15 @@ export interface EngineOptions extends SessionOptions {
   readonly preferQuantized?: boolean;
   /** Run each model's session on a worker thread (batch scoring). @default false */
   readonly worker?: boolean;
+  /** Uniform [0, 1) draws that route requests without a request id to a canary (seed it in tests). @default Math.random */
+  readonly random?: () => number;
+  /** Told when a version fails to load or to predict, so errors can be compared per version (canaries). */
+  readonly onVersionError?: (event: { model: string; version: string; error: unknown }) => void;
+}
+
+/** A request id's place in [0, 1): the same id always lands in the same place, ids spread uniformly. */
+export function routingPoint(requestId: string): number {
+  return createHash('sha256').update(requestId).digest().readUInt32BE(0) / 2 ** 32;
 }
 
 /** The ONNX file to serve: the int8 model when present and its gate passed, else the float model. */
@@ -33,20 +43,25 @@ export interface ServedModel {
 /**
  * Loads model packages once per process and keeps them, keyed by name and version; requests
  * naming no version get the registry's serving version, re-read every servingTtlMs so a
- * promotion or rollback reaches warm containers without a redeploy.
+ * promotion or rollback reaches warm containers without a redeploy. While a canary runs, a
+ * share `weight` of those requests gets the canary version instead: chosen by a hash of the
+ * request id when there is one (a retried request meets the same version), else at random.
  */
 export class InferenceEngine {
   private readonly loaded = new Map<string, Promise<{ predictor: Predictor; served: ServedModel }>>();
-  private readonly serving = new Map<string, { version: Promise<string>; at: number }>();
+  private readonly routes = new Map<string, { routing: Promise<Routing>; at: number }>();
 
   constructor(
     readonly repository: ModelSource,
     private readonly options: EngineOptions = {},
   ) {}
 
-  /** The served model for a name and optional version; loads it on first use. */
-  async model(name: string, version?: string): Promise<ServedModel> {
-    const resolved = version ?? (await this.servingVersion(name));
+  /**
+   * The served model for a name and optional version; loads it on first use. Without a version,
+   * the serving version or, for a share of the requests, the canary (see the class comment).
+   */
+  async model(name: string, version?: string, context?: { readonly requestId?: string }): Promise<ServedModel> {
+    const resolved = version ?? (await this.resolve(name, context?.requestId));
     const key = `${name}@${resolved}`;
     let entry = this.loaded.get(key);
     if (!entry) {
@@ -55,7 +70,20 @@ export class InferenceEngine {
       // A failed load is not cached: the next request tries again.
       entry.catch(() => this.loaded.delete(key));
     }
-    return (await entry).served;
+    try {
+      return (await entry).served;
+    } catch (error) {
+      this.options.onVersionError?.({ model: name, version: resolved, error });
+      throw error;
+    }
+  }
+
+  /** The version a request that names none gets: the canary for a share `weight` of them, else the serving version. */
+  async resolve(name: string, requestId?: string): Promise<string> {
+    const { serving, canary } = await this.routing(name);
+    if (!canary || canary.weight <= 0) return serving;
+    const point = requestId ? routingPoint(requestId) : (this.options.random ?? Math.random)();
+    return point < canary.weight ? canary.version : serving;
   }
 
   /** The versions of a model in the registry (model metadata lists them). */
@@ -74,14 +102,15 @@ export class InferenceEngine {
     for (const entry of entries) if (entry.status === 'fulfilled') await entry.value.predictor.release();
   }
 
-  private servingVersion(name: string): Promise<string> {
+  private routing(name: string): Promise<Routing> {
     const ttl = this.options.servingTtlMs ?? 30_000;
-    const cached = this.serving.get(name);
-    if (cached && Date.now() - cached.at < ttl) return cached.version;
-    const version = this.repository.servingVersion(name);
-    this.serving.set(name, { version, at: Date.now() });
-    version.catch(() => this.serving.delete(name));
-    return version;
+    const cached = this.routes.get(name);
+    if (cached && Date.now() - cached.at < ttl) return cached.routing;
+    const repository = this.repository;
+    const routing = repository.routing ? repository.routing(name) : repository.servingVersion(name).then((serving) => ({ serving, canary: null }));
+    this.routes.set(name, { routing, at: Date.now() });
+    routing.catch(() => this.routes.delete(name));
+    return routing;
   }
 
   private async load(name: string, version: string) {
@@ -89,10 +118,18 @@ export class InferenceEngine {
     const predictor = await Predictor.create(pkg, { ...this.options, modelFile: servingModelFile(pkg, this.options.preferQuantized) });
     const batching = this.options.batching;
     const batcher = batching === false ? null : new MicroBatcher((m) => predictor.predict(m), batching ?? {});
+    const run = batcher ? (m: Matrix) => batcher.submit(m) : (m: Matrix) => predictor.predict(m);
+    const onError = this.options.onVersionError;
     const served: ServedModel = {
       manifest: pkg.manifest,
       modelFile: predictor.modelFile,
-      predict: batcher ? (m) => batcher.submit(m) : (m) => predictor.predict(m),
+      predict: onError
+        ? (m) =>
+            run(m).catch((error: unknown) => {
+              onError({ model: name, version, error });
+              throw error;
+            })
+        : run,
     };
     return { predictor, served };
   }

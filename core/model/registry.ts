@@ -4,7 +4,19 @@ import { BlobNotFoundError, type BlobStore, PrefixedStore } from './blob-store';
 import { loadPackage, type ModelPackage } from './model-package';
 
 /** Lifecycle of a model version in the registry. */
-export const VersionStatusSchema = z.enum(['candidate', 'approved', 'serving', 'retired', 'rejected']);
+export const VersionStatusSchema = z.enum(['candidate', 'approved', 'canary', 'serving', 'retired', 'rejected']);
+
+/** A version serving a share of the requests that name no version, beside the serving one. */
+export const CanarySchema = z.object({
+  version: z.string(),
+  /** Share of the requests that name no version routed to the canary, 0–1. */
+  weight: z.number().min(0).max(1),
+  startedAt: z.iso.datetime(),
+  /** When the canary's observation window ends: the pipeline decides by then at the latest. */
+  until: z.iso.datetime().optional(),
+  /** The pipeline run that started it, if any. */
+  runId: z.string().optional(),
+});
 
 export const RegistrySchema = z.object({
   name: z.string(),
@@ -23,11 +35,20 @@ export const RegistrySchema = z.object({
   ),
   /** Versions that served before the current one, most recent last: what rollback returns to. */
   history: z.array(z.string()).default([]),
+  /** The running canary, if any; registries written before canaries existed have none. */
+  canary: CanarySchema.nullable().default(null),
 });
 
 export type Registry = z.infer<typeof RegistrySchema>;
 export type RegistryInput = z.input<typeof RegistrySchema>;
 export type VersionStatus = z.infer<typeof VersionStatusSchema>;
+export type Canary = z.infer<typeof CanarySchema>;
+
+/** Where requests that name no version go: the serving version, and a share of them to a canary. */
+export interface Routing {
+  readonly serving: string;
+  readonly canary: { readonly version: string; readonly weight: number } | null;
+}
 
 /** Raised when a model or version does not exist; the API maps it to 404. */
 export class ModelNotFoundError extends Error {
@@ -55,6 +76,8 @@ export interface ModelSource {
   listModels(): Promise<string[]>;
   listVersions(name: string): Promise<string[]>;
   servingVersion(name: string): Promise<string>;
+  /** The serving version and the canary, if the source has canaries. @default - the serving version alone */
+  routing?(name: string): Promise<Routing>;
   load(name: string, version: string): Promise<ModelPackage>;
 }
 
@@ -118,7 +141,7 @@ export class ModelRepository implements ModelSource {
 
   /** The registry index, or an empty one for a model that has none yet. */
   async registryOf(name: string): Promise<Registry> {
-    return (await this.readRegistry(name)) ?? { name, serving: null, versions: [], history: [] };
+    return (await this.readRegistry(name)) ?? { name, serving: null, versions: [], history: [], canary: null };
   }
 
   async writeRegistry(registry: RegistryInput): Promise<void> {
@@ -133,6 +156,14 @@ export class ModelRepository implements ModelSource {
     const newest = versions[versions.length - 1];
     if (!newest) throw new ModelNotFoundError(name);
     return newest;
+  }
+
+  /** The serving version and the running canary. */
+  async routing(name: string): Promise<Routing> {
+    const registry = await this.readRegistry(name);
+    const serving = registry?.serving ?? (await this.servingVersion(name));
+    const canary = registry?.canary && registry.canary.version !== serving ? { version: registry.canary.version, weight: registry.canary.weight } : null;
+    return { serving, canary };
   }
 
   /** A package store for one version (to write a new package into). */

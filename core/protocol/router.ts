@@ -22,8 +22,11 @@ export interface ApiModel {
  * are the same for both.
  */
 export interface ModelBackend {
-  /** The model for a name and optional version; throws ModelNotFoundError when there is none. */
-  model(name: string, version?: string): Promise<ApiModel>;
+  /**
+   * The model for a name and optional version; throws ModelNotFoundError when there is none.
+   * A prediction passes its request id, by which a backend may route it (to a canary).
+   */
+  model(name: string, version?: string, context?: { readonly requestId: string }): Promise<ApiModel>;
   /** The versions that model metadata lists. */
   versions(name: string): Promise<string[]>;
 }
@@ -113,7 +116,7 @@ async function infer(request: HttpRequest, deps: ApiDependencies, [name, version
   const limits = deps.limits ?? DEFAULT_LIMITS;
   const body = readJson(request, limits);
   const parsed = parseInferRequest(body);
-  const model = await deps.engine.model(name!, version);
+  const model = await deps.engine.model(name!, version, { requestId: request.requestId });
   const matrix = decodeInferInputs(parsed, model.manifest, limits);
   const scores = await score(request, deps, model, matrix);
   return json(200, encodeInferResponse(model.manifest, scores, parsed));
@@ -122,7 +125,7 @@ async function infer(request: HttpRequest, deps: ApiDependencies, [name, version
 async function predict(request: HttpRequest, deps: ApiDependencies, [name, version]: (string | undefined)[]): Promise<HttpResponse> {
   const limits = deps.limits ?? DEFAULT_LIMITS;
   const body = readJson(request, limits);
-  const model = await deps.engine.model(name!, version);
+  const model = await deps.engine.model(name!, version, { requestId: request.requestId });
   const matrix = decodeInstances(body, model.manifest, limits);
   return json(200, encodePredictions(model.manifest, await score(request, deps, model, matrix)));
 }

@@ -26,6 +26,23 @@ export class S3BlobStore implements BlobStore {
     await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body }));
   }
 
+  async create(key: string, body: Uint8Array | string): Promise<boolean> {
+    // S3 conditional write: If-None-Match: * fails with 412 when the key exists. Two concurrent
+    // conditional writes of one key may also get 409 ConditionalRequestConflict: try again, and
+    // the loser then sees the winner's object (412).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, IfNoneMatch: '*' }));
+        return true;
+      } catch (error) {
+        const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+        if (name === 'PreconditionFailed' || $metadata?.httpStatusCode === 412) return false;
+        if ((name === 'ConditionalRequestConflict' || $metadata?.httpStatusCode === 409) && attempt < 5) continue;
+        throw error;
+      }
+    }
+  }
+
   async list(prefix: string): Promise<string[]> {
     const keys: string[] = [];
     let token: string | undefined;
