@@ -15,6 +15,8 @@ export const DataPrefixes = {
   batchManifests: 'batch/manifests/',
   /** Sampled requests and predictions written by the serving path. */
   capture: 'capture/',
+  /** SageMaker's own data capture of the GPU endpoints, as `capture-raw/<model>/...`; converted into capture/. */
+  captureRaw: 'capture-raw/',
   /** Drift reports (JSON and HTML). */
   reports: 'reports/',
   /** Late-arriving ground truth joined with captured predictions; labelled rows for retraining. */

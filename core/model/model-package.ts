@@ -26,14 +26,7 @@ export function sha256Hex(bytes: Uint8Array | string): string {
  * tampered or truncated file is refused before it can serve a prediction.
  */
 export async function loadPackage(store: BlobStore): Promise<ModelPackage> {
-  const manifestBytes = await readRequired(store, PackageFiles.manifest);
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(manifestBytes));
-  } catch (error) {
-    throw new InvalidPackageError(PackageFiles.manifest, `not valid JSON (${(error as Error).message})`);
-  }
-  const manifest = parseManifest(json);
+  const manifest = await readManifest(store);
   const files = new Map<string, Uint8Array>();
   for (const [name, entry] of Object.entries(manifest.files)) {
     const bytes = await readRequired(store, name);
@@ -44,6 +37,25 @@ export async function loadPackage(store: BlobStore): Promise<ModelPackage> {
     files.set(name, bytes);
   }
   return { manifest, location: store.describe(''), files };
+}
+
+/**
+ * A package's manifest alone, validated, for readers that need no model file (the GPU path);
+ * with `expected`, a manifest naming another model or version is refused.
+ */
+export async function readManifest(store: BlobStore, expected?: { readonly name: string; readonly version: string }): Promise<Manifest> {
+  const manifestBytes = await readRequired(store, PackageFiles.manifest);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(manifestBytes));
+  } catch (error) {
+    throw new InvalidPackageError(PackageFiles.manifest, `not valid JSON (${(error as Error).message})`);
+  }
+  const manifest = parseManifest(json);
+  if (expected && (manifest.name !== expected.name || manifest.version !== expected.version)) {
+    throw new InvalidPackageError(PackageFiles.manifest, `names ${manifest.name}@${manifest.version} but lies under ${expected.name}/${expected.version}`);
+  }
+  return manifest;
 }
 
 /** Fields a writer supplies; the schema version and file hashes are filled in. */

@@ -1,4 +1,5 @@
-import { InvalidPackageError, type Manifest, PackageFiles, parseManifest } from '../../core/model/manifest';
+import type { Manifest } from '../../core/model/manifest';
+import { readManifest } from '../../core/model/model-package';
 import type { Matrix } from '../../core/model/onnx-session';
 import type { BatchScores } from '../../core/model/predictor';
 import { ModelNotFoundError, type ModelRepository } from '../../core/model/registry';
@@ -55,7 +56,7 @@ export class DeployedModels {
     if (version !== undefined && version !== deployed.version) throw new ModelNotFoundError(name, version);
     let manifest = this.manifests.get(name);
     if (!manifest) {
-      manifest = this.readManifest(name, deployed.version);
+      manifest = readManifest(this.repository.packageStore(name, deployed.version), { name, version: deployed.version });
       this.manifests.set(name, manifest);
       // A failed read is not cached: the next request tries again.
       manifest.catch(() => this.manifests.delete(name));
@@ -66,21 +67,6 @@ export class DeployedModels {
   /** The one version each model's endpoint serves. */
   versionOf(name: string): string | undefined {
     return Object.hasOwn(this.endpoints, name) ? this.endpoints[name]!.version : undefined;
-  }
-
-  private async readManifest(name: string, version: string): Promise<Manifest> {
-    const bytes = await this.repository.packageStore(name, version).read(PackageFiles.manifest);
-    let value: unknown;
-    try {
-      value = JSON.parse(new TextDecoder().decode(bytes));
-    } catch (error) {
-      throw new InvalidPackageError(PackageFiles.manifest, `not valid JSON (${(error as Error).message})`);
-    }
-    const manifest = parseManifest(value);
-    if (manifest.name !== name || manifest.version !== version) {
-      throw new InvalidPackageError(PackageFiles.manifest, `names ${manifest.name}@${manifest.version} but lies under ${name}/${version}`);
-    }
-    return manifest;
   }
 }
 
