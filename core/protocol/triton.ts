@@ -202,7 +202,10 @@ export function classifyEndpointError(error: unknown, aborted = false): Endpoint
   const e = error as SdkErrorLike;
   const status = e.$metadata?.httpStatusCode;
   if (e.name === 'AbortError' || e.name === 'TimeoutError') return 'timeout';
-  if (e.name === 'ModelError') return 'model';
+  // ModelStreamError and InternalStreamFailure arrive inside an InvokeEndpointWithResponseStream
+  // stream: the container failed while generating, or SageMaker lost the stream.
+  if (e.name === 'ModelError' || e.name === 'ModelStreamError') return 'model';
+  if (e.name === 'InternalStreamFailure') return 'unavailable';
   if ((e.name && THROTTLING.has(e.name)) || status === 429) return 'throttled';
   if ((status !== undefined && status >= 500) || e.$fault === 'server') return 'unavailable';
   if (e.code && NETWORK.has(e.code)) return 'unavailable';
