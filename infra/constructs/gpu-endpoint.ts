@@ -10,6 +10,7 @@ import { CfnEndpoint, CfnEndpointConfig, CfnModel } from 'aws-cdk-lib/aws-sagema
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { keyUseVia } from '../iam';
+import { DataPrefixes } from '../../core/layout';
 import { tritonArtifactKey } from '../../model-pipeline/triton/artifact';
 import { acknowledgeWildcardResources } from '../nag';
 import { PlatformKey } from './platform-key';
@@ -18,11 +19,10 @@ import { type EcrRepositoryRef, ecrRepositoryOf } from './triton-image';
 /**
  * Key prefix of SageMaker's data capture in the data bucket, as `capture-raw/<model>/`. SageMaker
  * writes its own JSON Lines format there (request and response of each call); the drift monitor
- * reads `capture/` in the format of core/capture/capture.ts. `captureRecordsFromSageMaker` in
- * core/protocol/triton.ts converts one into the other; a scheduled converter function that runs
- * it over new capture-raw objects is still to be deployed.
+ * reads `capture/` in the format of core/capture/capture.ts. The CaptureConverter construct
+ * (./capture-converter.ts) converts each new object as it arrives.
  */
-export const RAW_CAPTURE_PREFIX = 'capture-raw/';
+export const RAW_CAPTURE_PREFIX = DataPrefixes.captureRaw;
 
 /** The only variant: blue/green deployments replace the fleet behind it. */
 export const VARIANT_NAME = 'AllTraffic';

@@ -4,6 +4,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { type GpuConfig, gpuEndpointName, gpuModelVersion, type ModelConfig, type ServerlessConfig } from '../config';
+import { CaptureConverter } from '../constructs/capture-converter';
 import { EndpointProxy } from '../constructs/endpoint-proxy';
 import { GpuEndpoint } from '../constructs/gpu-endpoint';
 import { resolveTritonImage } from '../constructs/triton-image';
@@ -54,6 +55,8 @@ export class GpuEndpointStack extends Stack {
   public readonly endpoints: ReadonlyMap<string, GpuEndpoint>;
   /** The API and its function. */
   public readonly proxy: EndpointProxy;
+  /** Turns the endpoints' SageMaker capture (capture-raw/) into the monitor's (capture/). */
+  public readonly captureConverter: CaptureConverter;
 
   constructor(scope: Construct, id: string, props: GpuEndpointStackProps) {
     super(scope, id, props);
@@ -109,6 +112,15 @@ export class GpuEndpointStack extends Stack {
       maxBatchRows: Math.min(serverless.maxBatchRows, gpu.maxBatchSize),
       invokeTimeout: Duration.millis(gpu.invokeTimeoutMs),
       manageCloudWatchRole: props.manageApiGatewayCloudWatchRole,
+      alarmTopic: props.alarmTopic,
+      logRemovalPolicy: removalPolicy,
+    });
+
+    this.captureConverter = new CaptureConverter(this, 'CaptureConverter', {
+      models: props.models.map((m) => ({ modelName: m.name, modelVersion: gpuModelVersion(gpu, m.name) })),
+      modelBucket: props.modelBucket,
+      dataBucket: props.dataBucket,
+      key: props.key,
       alarmTopic: props.alarmTopic,
       logRemovalPolicy: removalPolicy,
     });

@@ -35,7 +35,7 @@ export class StorageStack extends Stack {
   constructor(scope: Construct, id: string, props: StorageStackProps) {
     super(scope, id, props);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const { dataRetentionDays, noncurrentModelVersionDays, accessLogRetentionDays, useKmsKey } = props.storage;
+    const { dataRetentionDays, noncurrentModelVersionDays, accessLogRetentionDays, rawCaptureRetentionDays, useKmsKey } = props.storage;
 
     this.key = useKmsKey ? new PlatformKey(this, 'Key', { alias: `mlops-${props.stage}`, removalPolicy }) : undefined;
 
@@ -69,6 +69,8 @@ export class StorageStack extends Stack {
       serverAccessLogsBucket: this.accessLogBucket,
       lifecycleRules: [
         ...expiring.map(([ruleId, prefix]) => ({ id: ruleId, prefix, expiration: Duration.days(dataRetentionDays) })),
+        // SageMaker's own capture of the GPU endpoints, converted into capture/ as it arrives.
+        { id: 'ExpireRawCapture', prefix: DataPrefixes.captureRaw, expiration: Duration.days(rawCaptureRetentionDays) },
         // Staged outputs of a batch job that crashed; a finished job moves its outputs away at once.
         { id: 'ExpireBatchStaging', prefix: DataPrefixes.batchStaging, expiration: Duration.days(2) },
       ],

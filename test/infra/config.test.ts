@@ -14,7 +14,7 @@ describe('parseConfig', () => {
       stage: 'dev',
       region: 'us-east-1',
       models: [{ name: 'demo', servingMode: 'serverless', gpuInstanceType: 'ml.g5.xlarge', minInstances: 1, maxInstances: 2 }],
-      storage: { dataRetentionDays: 90, noncurrentModelVersionDays: 365, accessLogRetentionDays: 365, useKmsKey: true },
+      storage: { dataRetentionDays: 90, noncurrentModelVersionDays: 365, rawCaptureRetentionDays: 7, accessLogRetentionDays: 365, useKmsKey: true },
       serverless: {
         memoryMb: 2048,
         timeoutSeconds: 29,

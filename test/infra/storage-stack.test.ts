@@ -112,6 +112,13 @@ describe('StorageStack', () => {
     }
   });
 
+  it('expires SageMaker\'s raw capture of the GPU endpoints after rawCaptureRetentionDays', () => {
+    const { stack, template } = synthStorage({ storage: { rawCaptureRetentionDays: 3 } });
+
+    const rules = (propertiesOf(template, stack.dataBucket).LifecycleConfiguration as { Rules: object[] }).Rules;
+    expect(rules).toContainEqual(expect.objectContaining({ Prefix: DataPrefixes.captureRaw, ExpirationInDays: 3, Status: 'Enabled' }));
+  });
+
   it('expires staged batch outputs left by a crashed job after two days', () => {
     const rules = (propertiesOf(template, stack.dataBucket).LifecycleConfiguration as { Rules: object[] }).Rules;
 
