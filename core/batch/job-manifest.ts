@@ -10,6 +10,8 @@ export const BatchJobManifestSchema = z
     rowsIn: z.number().int().nonnegative(),
     scored: z.number().int().nonnegative(),
     rejected: z.number().int().nonnegative(),
+    /** Parts the input was scored in, when it was split (core/batch/fan-out.ts). */
+    parts: z.number().int().positive().optional(),
     /** Why the whole file failed (status "failed"); no row is scored then. */
     error: z.string().optional(),
     startedAt: z.iso.datetime(),

@@ -2,13 +2,16 @@ import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { DataPrefixes } from '../layout';
 import { type BatchJobManifest, BatchJobManifestSchema } from './job-manifest';
-import { batchKeys, type BatchKeys, InvalidBatchKeyError } from './layout';
+import { batchKeys, type BatchKeys, InvalidBatchKeyError, jobStagingKeys } from './layout';
+import { claimLease, isHeld, type LeaseOptions } from './lock';
 import { scoreCsv } from './score-csv';
 import { type InputRecord, plainValue, readJsonl, scoreRecords } from './score-records';
 import { InvalidFileError, type ScoreCounts, type Scorer, type TextSink } from './scorer';
 
 /** A sink whose text becomes visible under its key only on commit. */
 export interface StagedWriter extends TextSink {
+  /** Text, or bytes copied as they are (a merge concatenating staged parts). */
+  write(data: string | Uint8Array): Promise<void>;
   commit(): Promise<void>;
   abort(): Promise<void>;
 }
@@ -24,27 +27,49 @@ export interface BatchObjectStore {
   writeText(key: string, text: string): Promise<void>;
   /** A writer staging its object under `staging` until commit moves it to `key`. */
   openWriter(key: string, staging: string): Promise<StagedWriter>;
+  /** Writes `text` under `key` unless the key exists (S3's `If-None-Match: *`); true when this call created it. */
+  createIfAbsent(key: string, text: string): Promise<boolean>;
+  /** Deletes an object; a missing one is no error. */
+  remove(key: string): Promise<void>;
 }
 
 export interface BatchJobDependencies {
   readonly store: BatchObjectStore;
-  /** The scorer of a model's serving version; throws when the model is unknown. */
-  readonly scorerFor: (model: string) => Promise<Scorer & { readonly modelFile: string }>;
+  /** The scorer of a model's version (the serving one when none is named); throws when the model is unknown. */
+  readonly scorerFor: (model: string, version?: string) => Promise<Scorer & { readonly modelFile: string }>;
   readonly chunkRows?: number;
   readonly onProgress?: (counts: ScoreCounts) => void;
+  /**
+   * How long a job's lease lasts unless released: longer than one run may take (a Lambda's 15
+   * minutes), so a live run never loses it; a crashed run blocks retries this long at most.
+   * @default 20 minutes
+   */
+  readonly leaseMs?: number;
+  /** Who holds the lease, for the record. @default - the process id */
+  readonly owner?: string;
+  readonly now?: () => number;
 }
 
 export type BatchJobOutcome =
   | { readonly status: 'succeeded' | 'failed'; readonly manifest: BatchJobManifest }
   | { readonly status: 'skipped'; readonly reason: string; readonly manifest?: BatchJobManifest };
 
+/** An input ready to score: its keys, ETag, the model version that scores it, and the outcome's common fields. */
+export interface PreparedJob {
+  readonly keys: BatchKeys;
+  readonly head: { readonly etag: string; readonly size: number };
+  readonly scorer: Scorer & { readonly modelFile: string };
+  readonly model: BatchJobManifest['model'];
+  readonly base: Pick<BatchJobManifest, 'input' | 'outputs'>;
+  readonly startedAt: Date;
+}
+
 /**
- * Scores one input object end to end. Idempotent: an input whose manifest already records
- * success for the same ETag and model version is not scored again, so a redelivered event
- * writes nothing. Outputs are staged and moved into place only when complete, and the
- * manifest is written last, so a crash mid-file leaves nothing that looks finished.
+ * Everything before scoring an input, shared by the single-run and the fan-out paths: a key that
+ * is no batch input, a vanished object, or an input already scored by the same model version is
+ * skipped; a model that cannot be loaded fails the job with a manifest saying why.
  */
-export async function runBatchJob(inputKey: string, deps: BatchJobDependencies): Promise<BatchJobOutcome> {
+export async function prepareJob(inputKey: string, deps: BatchJobDependencies): Promise<PreparedJob | BatchJobOutcome> {
   let keys: BatchKeys;
   try {
     keys = batchKeys(inputKey);
@@ -64,15 +89,63 @@ export async function runBatchJob(inputKey: string, deps: BatchJobDependencies):
   try {
     scorer = await deps.scorerFor(keys.model);
   } catch (error) {
-    return fail(deps.store, keys, base, { name: keys.model, version: 'none', file: 'none' }, startedAt, `model "${keys.model}" cannot be loaded: ${(error as Error).message}`);
+    return writeFailedManifest(deps.store, keys.manifest, base, { name: keys.model, version: 'none', file: 'none' }, startedAt, `model "${keys.model}" cannot be loaded: ${(error as Error).message}`);
   }
   const model = { name: scorer.manifest.name, version: scorer.manifest.version, file: scorer.modelFile };
+  const done = await alreadyScored(deps.store, keys, head.etag, model.version);
+  if (done) return done;
+  return { keys, head, scorer, model, base, startedAt };
+}
 
-  const previous = await readManifest(deps.store, keys.manifest);
-  if (previous?.status === 'succeeded' && previous.input.etag === head.etag && previous.model.version === model.version) {
-    return { status: 'skipped', reason: `${inputKey} (ETag ${head.etag}) was already scored by ${model.name} ${model.version}`, manifest: previous };
+/** The skip outcome when the input's manifest records success for this ETag and model version. */
+export async function alreadyScored(store: BatchObjectStore, keys: BatchKeys, etag: string, version: string): Promise<BatchJobOutcome | null> {
+  const previous = await readManifest(store, keys.manifest);
+  if (previous?.status === 'succeeded' && previous.input.etag === etag && previous.model.version === version) {
+    return { status: 'skipped', reason: `${previous.input.location} (ETag ${etag}) was already scored by ${previous.model.name} ${version}`, manifest: previous };
   }
+  return null;
+}
 
+/** Lease settings from the job's dependencies. */
+export function leaseOptions(deps: BatchJobDependencies): LeaseOptions {
+  return { owner: deps.owner ?? `pid ${process.pid}`, leaseMs: deps.leaseMs ?? 20 * 60_000, now: deps.now };
+}
+
+/**
+ * Runs `work` under the job's lease (keyed by input ETag and model version), so that two
+ * deliveries of the same event at once score once: the second is skipped while the first holds
+ * the lease. The manifest is checked again once the lease is held, since a holder that just
+ * finished has released it. The lease is released when `work` ends, even by an error, so a retry
+ * need not wait for it to expire; only a crashed process leaves it to expire.
+ */
+export async function underLease(prepared: PreparedJob, deps: BatchJobDependencies, work: () => Promise<BatchJobOutcome>): Promise<BatchJobOutcome> {
+  const { keys, head, model } = prepared;
+  const lease = await claimLease(deps.store, jobStagingKeys(keys, head.etag, model.version).lease, leaseOptions(deps));
+  if (!isHeld(lease)) {
+    return { status: 'skipped', reason: `${prepared.base.input.location} (ETag ${head.etag}) is being scored by ${lease.owner} (lease until ${lease.expiresAt.toISOString()})` };
+  }
+  try {
+    return (await alreadyScored(deps.store, keys, head.etag, model.version)) ?? (await work());
+  } finally {
+    await lease.release();
+  }
+}
+
+/**
+ * Scores one input object end to end. Idempotent: an input whose manifest already records
+ * success for the same ETag and model version is not scored again, so a redelivered event
+ * writes nothing; two deliveries at once score once (see {@link underLease}). Outputs are staged
+ * and moved into place only when complete, and the manifest is written last, so a crash
+ * mid-file leaves nothing that looks finished.
+ */
+export async function runBatchJob(inputKey: string, deps: BatchJobDependencies): Promise<BatchJobOutcome> {
+  const prepared = await prepareJob(inputKey, deps);
+  if ('status' in prepared) return prepared;
+  return underLease(prepared, deps, () => scoreWhole(inputKey, prepared, deps));
+}
+
+async function scoreWhole(inputKey: string, prepared: PreparedJob, deps: BatchJobDependencies): Promise<BatchJobOutcome> {
+  const { keys, head, scorer, model, base, startedAt } = prepared;
   const stagingFor = (key: string) => `${DataPrefixes.batchStaging}${head.etag}/${key}`;
   const predictions = await deps.store.openWriter(keys.predictions, stagingFor(keys.predictions));
   const errors = await deps.store.openWriter(keys.errors, stagingFor(keys.errors));
@@ -86,11 +159,23 @@ export async function runBatchJob(inputKey: string, deps: BatchJobDependencies):
   } catch (error) {
     await predictions.abort();
     await errors.abort();
-    if (error instanceof InvalidFileError) return fail(deps.store, keys, base, model, startedAt, error.message);
+    if (error instanceof InvalidFileError) return writeFailedManifest(deps.store, keys.manifest, base, model, startedAt, error.message);
     throw error;
   }
   await predictions.commit();
   await errors.commit();
+  return writeSucceededManifest(deps.store, keys.manifest, base, model, counts, startedAt);
+}
+
+/** Writes the manifest of a job that scored every row (the last write of a job). */
+export async function writeSucceededManifest(
+  store: BatchObjectStore,
+  key: string,
+  base: Pick<BatchJobManifest, 'input' | 'outputs'>,
+  model: BatchJobManifest['model'],
+  counts: ScoreCounts & { readonly parts?: number },
+  startedAt: Date,
+): Promise<BatchJobOutcome> {
   const finishedAt = new Date();
   const manifest = BatchJobManifestSchema.parse({
     ...base,
@@ -101,13 +186,14 @@ export async function runBatchJob(inputKey: string, deps: BatchJobDependencies):
     finishedAt: finishedAt.toISOString(),
     durationMs: finishedAt.getTime() - startedAt.getTime(),
   });
-  await deps.store.writeText(keys.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
+  await store.writeText(key, `${JSON.stringify(manifest, null, 2)}\n`);
   return { status: 'succeeded', manifest };
 }
 
-async function fail(
+/** Writes the manifest of a job whose file could not be scored at all, with the reason. */
+export async function writeFailedManifest(
   store: BatchObjectStore,
-  keys: BatchKeys,
+  key: string,
   base: Pick<BatchJobManifest, 'input' | 'outputs'>,
   model: BatchJobManifest['model'],
   startedAt: Date,
@@ -126,41 +212,59 @@ async function fail(
     finishedAt: finishedAt.toISOString(),
     durationMs: finishedAt.getTime() - startedAt.getTime(),
   });
-  await store.writeText(keys.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
+  await store.writeText(key, `${JSON.stringify(manifest, null, 2)}\n`);
   return { status: 'failed', manifest };
 }
 
-async function readManifest(store: BatchObjectStore, key: string): Promise<BatchJobManifest | null> {
+/** The manifest under `key`, or null when there is none (or it is not one). */
+export async function readManifest(store: BatchObjectStore, key: string): Promise<BatchJobManifest | null> {
   const text = await store.readText(key);
   if (!text) return null;
   const parsed = BatchJobManifestSchema.safeParse(JSON.parse(text));
   return parsed.success ? parsed.data : null;
 }
 
-function bytesOf(store: BatchObjectStore, key: string, gzip: boolean): AsyncIterable<Uint8Array> {
+/** The bytes of an object, gunzipped when `gzip`. */
+export function bytesOf(store: BatchObjectStore, key: string, gzip: boolean): AsyncIterable<Uint8Array> {
   const raw = store.read(key);
   return gzip ? Readable.from(raw).pipe(createGunzip()) : raw;
 }
 
-/** Parquet rows, one row group at a time, so memory is bounded by the largest row group. */
-async function* readParquet(store: BatchObjectStore, key: string, size: number): AsyncGenerator<InputRecord[]> {
-  const { parquetMetadataAsync, parquetReadObjects } = await import('hyparquet');
-  const file = {
+/** A Parquet file's metadata, read from its footer by ranged reads. */
+export async function parquetMetadataOf(store: BatchObjectStore, key: string, size: number) {
+  const { parquetMetadataAsync } = await import('hyparquet');
+  const file = parquetFile(store, key, size);
+  try {
+    return { file, metadata: await parquetMetadataAsync(file) };
+  } catch (error) {
+    throw new InvalidFileError(`not a readable Parquet file: ${(error as Error).message}`);
+  }
+}
+
+function parquetFile(store: BatchObjectStore, key: string, size: number) {
+  return {
     byteLength: size,
     slice: async (start: number, end?: number) => {
       const bytes = await store.readRange(key, start, end ?? size);
       return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
     },
   };
-  let metadata;
-  try {
-    metadata = await parquetMetadataAsync(file);
-  } catch (error) {
-    throw new InvalidFileError(`not a readable Parquet file: ${(error as Error).message}`);
-  }
+}
+
+/**
+ * Parquet rows, one row group at a time, so memory is bounded by the largest row group; with
+ * `range`, only the row groups inside [rowStart, rowEnd) (a part of a split file), numbered as in the file.
+ */
+export async function* readParquet(store: BatchObjectStore, key: string, size: number, range?: { readonly rowStart: number; readonly rowEnd: number }): AsyncGenerator<InputRecord[]> {
+  const { parquetReadObjects } = await import('hyparquet');
+  const { file, metadata } = await parquetMetadataOf(store, key, size);
   let rowStart = 0;
   for (const group of metadata.row_groups) {
     const rowEnd = rowStart + Number(group.num_rows);
+    if (range && (rowStart < range.rowStart || rowEnd > range.rowEnd)) {
+      rowStart = rowEnd;
+      continue;
+    }
     const rows = await parquetReadObjects({ file, metadata, rowStart, rowEnd });
     yield rows.map((row, i) => {
       const value: Record<string, unknown> = {};

@@ -51,3 +51,37 @@ export function batchKeys(inputKey: string): BatchKeys {
     manifest: `${DataPrefixes.batchManifests}${model}/${relative}.manifest.json`,
   };
 }
+
+/**
+ * Staging keys of one job: an input (by its ETag) scored by one model version. Keyed by both, so
+ * a replaced input or a new serving version is a new job, and a redelivery is the same one.
+ */
+export interface JobStagingKeys {
+  /** Everything the job stages, under batch/staging/. */
+  readonly root: string;
+  /** The fan-out plan (parts, header range, model version). */
+  readonly plan: string;
+  /** Lease generations are `${lease}0`, `${lease}1`, … (core/batch/lock.ts). */
+  readonly lease: string;
+  /** A part's outputs, in the format of the final ones, and its counts. */
+  part(index: number): { readonly predictions: string; readonly errors: string; readonly result: string };
+  /** Where merged outputs are staged before they move into place. */
+  readonly merged: { readonly predictions: string; readonly errors: string };
+}
+
+/** The staging keys of `keys`' input with ETag `etag`, scored by model version `version`. */
+export function jobStagingKeys(keys: BatchKeys, etag: string, version: string): JobStagingKeys {
+  const root = `${DataPrefixes.batchStaging}jobs/${keys.model}/${keys.relative}/${etag}/${version}/`;
+  const outputExtension = keys.format === 'csv' ? 'csv' : 'jsonl';
+  return {
+    root,
+    plan: `${root}plan.json`,
+    lease: `${root}lease/`,
+    part: (index) => {
+      // Zero-padded so a listing sorts parts in order.
+      const name = `${root}parts/${String(index).padStart(6, '0')}`;
+      return { predictions: `${name}.predictions.${outputExtension}`, errors: `${name}.errors.jsonl`, result: `${name}.json` };
+    },
+    merged: { predictions: `${root}merged.predictions.${outputExtension}`, errors: `${root}merged.errors.jsonl` },
+  };
+}

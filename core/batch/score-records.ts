@@ -104,10 +104,11 @@ export async function scoreRecords(
 }
 
 /** Splits a stream of bytes into JSONL records (one JSON object per line; blank lines skipped). */
-export async function* readJsonl(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<InputRecord[]> {
+export async function* readJsonl(source: AsyncIterable<Uint8Array | string>, options: { readonly lineOffset?: number } = {}): AsyncGenerator<InputRecord[]> {
   const decoder = new TextDecoder();
   let carry = '';
-  let line = 0;
+  // Lines before the source's first line: a part of a split file numbers lines as the file does.
+  let line = options.lineOffset ?? 0;
   const parse = (text: string, out: InputRecord[]) => {
     line++;
     const trimmed = text.endsWith('\r') ? text.slice(0, -1) : text;

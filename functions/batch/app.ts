@@ -53,7 +53,7 @@ export function createBatchApp(s3: S3Client, buckets: { models: string; data: st
   return {
     engine,
     store: new S3BatchStore(s3, buckets.data),
-    scorerFor: (model) => engine.model(model),
+    scorerFor: (model, version) => engine.model(model, version),
     chunkRows,
   };
 }

@@ -50,6 +50,22 @@ export class S3BatchStore implements BatchObjectStore {
     await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: text }));
   }
 
+  async createIfAbsent(key: string, text: string): Promise<boolean> {
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: text, IfNoneMatch: '*' }));
+      return true;
+    } catch (error) {
+      // 412: the key exists. 409: another conditional write of the key is in flight; S3 lets one win.
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 412 || status === 409) return false;
+      throw error;
+    }
+  }
+
+  async remove(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+  }
+
   async openWriter(key: string, staging: string): Promise<StagedWriter> {
     const body = new PassThrough();
     const upload = new Upload({ client: this.client, params: { Bucket: this.bucket, Key: staging, Body: body }, queueSize: 2, partSize: 8 * 1024 * 1024 });
@@ -59,10 +75,10 @@ export class S3BatchStore implements BatchObjectStore {
     let failed: unknown;
     body.on('error', (error) => (failed = error));
     return {
-      write: (text) =>
+      write: (data) =>
         new Promise<void>((resolve, reject) => {
           if (failed) return reject(failed);
-          if (body.write(text)) resolve();
+          if (body.write(data)) resolve();
           else body.once('drain', resolve);
         }),
       commit: async () => {

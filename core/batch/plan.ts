@@ -1,0 +1,167 @@
+import { type CsvRecord, RecordAssembler } from '../data/csv';
+import type { BatchKeys } from './layout';
+
+/** A byte range [start, end) of a CSV or JSONL input, cut at a record boundary. */
+export interface ByteRangePart {
+  readonly index: number;
+  readonly kind: 'bytes';
+  readonly start: number;
+  readonly end: number;
+  /** The file's own line number of the range's first line, so error lines stay the file's. */
+  readonly firstLine: number;
+}
+
+/** Rows [rowStart, rowEnd) of a Parquet input: whole row groups. */
+export interface RowRangePart {
+  readonly index: number;
+  readonly kind: 'rows';
+  readonly rowStart: number;
+  readonly rowEnd: number;
+}
+
+export type BatchPart = ByteRangePart | RowRangePart;
+
+/** The CSV header a part after the first is scored with: bytes [0, end) of the file, `lines` physical lines. */
+export interface CsvHeaderRange {
+  readonly end: number;
+  readonly lines: number;
+}
+
+/** Whether an input fans out, and why (for the log). */
+export interface FanOutDecision {
+  readonly fanOut: boolean;
+  readonly reason: string;
+}
+
+/**
+ * Files above `fanOutAboveBytes` are split, except gzip: a gzip stream can only be read from its
+ * start, so a range of it cannot be scored alone, and such files stay on the single-function path.
+ */
+export function fanOutDecision(keys: Pick<BatchKeys, 'gzip'>, bytes: number, fanOutAboveBytes: number | undefined): FanOutDecision {
+  if (fanOutAboveBytes === undefined) return { fanOut: false, reason: 'fan-out is off' };
+  if (bytes <= fanOutAboveBytes) return { fanOut: false, reason: `${bytes} bytes, at most the fan-out threshold of ${fanOutAboveBytes}` };
+  if (keys.gzip) return { fanOut: false, reason: `${bytes} bytes, above the fan-out threshold of ${fanOutAboveBytes}, but gzip cannot be split: scored in one run` };
+  return { fanOut: true, reason: `${bytes} bytes, above the fan-out threshold of ${fanOutAboveBytes}` };
+}
+
+const NEWLINE = 10;
+const CARRIAGE_RETURN = 13;
+const QUOTE = 34;
+
+/**
+ * Splits a CSV or JSONL byte stream into ranges of about `partBytes`, each ending at a line
+ * break where a record ends, and numbers each range's first line. Feed it the whole file in
+ * order with `push`, then call `finish`.
+ *
+ * CSV: a line break inside a quoted field is no record boundary. Plain quote parity would not
+ * do: the scorer recovers from an unclosed quote by rejecting that line and reading the next
+ * ones again (core/data/csv.ts), so the planner feeds every line that has a quote, or follows an
+ * open one, through the same RecordAssembler and cuts only where it holds no open record. Lines
+ * without quotes outside a record, nearly all of them, are never decoded. Cuts come after the
+ * header, which every later part gets prepended (`header`).
+ *
+ * JSONL: every line break is a record boundary (JSON strings cannot hold a raw line break).
+ */
+export class ByteRangePlanner {
+  private readonly assembler = new RecordAssembler();
+  private readonly decoder = new TextDecoder();
+  private readonly records: CsvRecord[] = [];
+  private readonly parts: ByteRangePart[] = [];
+  /** Bytes before the current buffer. */
+  private offset = 0;
+  private carry: Uint8Array = new Uint8Array(0);
+  /** Lines seen so far (the scorer's line counter). */
+  private line = 0;
+  private partStart = 0;
+  private partFirstLine = 1;
+  private headerRange: CsvHeaderRange | undefined;
+  private headerBroken = false;
+  private first = true;
+
+  constructor(
+    private readonly format: 'csv' | 'jsonl',
+    private readonly partBytes: number,
+  ) {
+    if (!Number.isInteger(partBytes) || partBytes < 1) throw new Error(`partBytes must be a whole number of at least 1 (received ${partBytes})`);
+  }
+
+  push(piece: Uint8Array): void {
+    let bytes = piece;
+    if (this.carry.length) {
+      bytes = new Uint8Array(this.carry.length + piece.length);
+      bytes.set(this.carry);
+      bytes.set(piece, this.carry.length);
+    }
+    let start = 0;
+    // The scorer drops a BOM the same way; the header decoded here must match its header.
+    if (this.first && bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3;
+    if (bytes.length) this.first = false;
+    const base = this.offset - this.carry.length;
+    let nextQuote = this.format === 'csv' ? bytes.indexOf(QUOTE, start) : -1;
+    for (let nl = bytes.indexOf(NEWLINE, start); nl >= 0; nl = bytes.indexOf(NEWLINE, start)) {
+      this.line++;
+      if (this.format === 'csv') {
+        const end = nl > start && bytes[nl - 1] === CARRIAGE_RETURN ? nl - 1 : nl;
+        if (nextQuote >= 0 && nextQuote < start) nextQuote = bytes.indexOf(QUOTE, start);
+        const plain = this.headerRange && !this.assembler.open && (nextQuote < 0 || nextQuote >= end);
+        if (!plain) this.assemble(this.decoder.decode(bytes.subarray(start, end)), base + nl + 1);
+      }
+      start = nl + 1;
+      this.boundary(base + start);
+    }
+    this.offset += piece.length;
+    this.carry = bytes.slice(start);
+  }
+
+  /** The parts, covering bytes [0, totalBytes); the header range for CSV (absent when the header is unreadable: one part then). */
+  finish(): { parts: ByteRangePart[]; header?: CsvHeaderRange } {
+    const total = this.offset;
+    if (this.format === 'csv' && (!this.headerRange || this.headerBroken)) {
+      return { parts: [{ index: 0, kind: 'bytes', start: 0, end: total, firstLine: 1 }] };
+    }
+    if (total > this.partStart || this.parts.length === 0) {
+      this.parts.push({ index: this.parts.length, kind: 'bytes', start: this.partStart, end: total, firstLine: this.partFirstLine });
+    }
+    return { parts: this.parts, header: this.headerRange };
+  }
+
+  /** Pushes one line through the scorer's record assembler; the first record it completes is the header. */
+  private assemble(text: string, endOfLine: number): void {
+    this.assembler.push(this.line, text, this.records);
+    if (!this.headerRange && this.records.length) {
+      // An unreadable header fails the whole file; with re-read lines after it, no clean cut exists.
+      if (!this.records[0]!.fields || this.records.length > 1 || this.assembler.open) this.headerBroken = true;
+      this.headerRange = { end: endOfLine, lines: this.line };
+      // The first part starts at byte 0 and holds the header itself.
+    }
+    this.records.length = 0;
+  }
+
+  /** At a line break at byte `at`: closes the current part there when it is full and no record is open. */
+  private boundary(at: number): void {
+    if (at - this.partStart < this.partBytes) return;
+    if (this.format === 'csv' && (!this.headerRange || this.headerBroken || this.assembler.open)) return;
+    this.parts.push({ index: this.parts.length, kind: 'bytes', start: this.partStart, end: at, firstLine: this.partFirstLine });
+    this.partStart = at;
+    this.partFirstLine = this.line + 1;
+  }
+}
+
+/** Groups Parquet row groups (their row counts and compressed sizes, in order) into parts of about `partBytes`. */
+export function planRowGroups(rowGroups: readonly { readonly rows: number; readonly bytes: number }[], partBytes: number): RowRangePart[] {
+  const parts: RowRangePart[] = [];
+  let rowStart = 0;
+  let row = 0;
+  let bytes = 0;
+  for (const group of rowGroups) {
+    row += group.rows;
+    bytes += group.bytes;
+    if (bytes >= partBytes) {
+      parts.push({ index: parts.length, kind: 'rows', rowStart, rowEnd: row });
+      rowStart = row;
+      bytes = 0;
+    }
+  }
+  if (row > rowStart || parts.length === 0) parts.push({ index: parts.length, kind: 'rows', rowStart, rowEnd: row });
+  return parts;
+}
