@@ -1,13 +1,16 @@
+import { type LocalFanOut, runBatchInput } from '../core/batch/fan-out';
 import type { BatchJobDependencies, BatchJobOutcome } from '../core/batch/job';
-import { runBatchJob } from '../core/batch/job';
 import { DataPrefixes } from '../core/layout';
 import type { BlobStore } from '../core/model/blob-store';
 import type { EmbeddedS3 } from './embedded-s3';
 
 /**
- * The local twin of S3 → SQS → batch Lambda: new objects under batch/input/ of the data
- * bucket become jobs, run one at a time by the same runBatchJob. On start it also picks up
- * inputs that arrived while the platform was down (idempotency makes that safe).
+ * The local twin of S3 → SQS → batch Lambda (→ Step Functions for large files): new objects
+ * under batch/input/ of the data bucket become jobs, run one at a time. A file above
+ * `fanOut.aboveBytes` is planned, scored in parts (several at once) and merged by the same
+ * functions the state machine's Lambdas run; a smaller one is scored by runBatchJob, as the
+ * queue's Lambda does. On start it also picks up inputs that arrived while the platform was
+ * down (idempotency makes that safe).
  */
 export class BatchWatcher {
   private queue: string[] = [];
@@ -17,6 +20,8 @@ export class BatchWatcher {
   constructor(
     private readonly deps: BatchJobDependencies,
     private readonly log: (line: string) => void,
+    /** Splitting of large files. @default - every file is scored in one run */
+    private readonly fanOut?: LocalFanOut,
   ) {}
 
   /** Subscribes to the embedded S3's notifications for one bucket. */
@@ -52,10 +57,10 @@ export class BatchWatcher {
     while (this.queue.length) {
       const key = this.queue.shift()!;
       try {
-        const outcome = await runBatchJob(key, this.deps);
+        const outcome = await runBatchInput(key, this.deps, this.fanOut);
         this.outcomes.push({ key, outcome });
         const m = outcome.manifest;
-        this.log(outcome.status === 'skipped' ? `batch: skipped ${key}: ${outcome.reason}` : `batch: ${outcome.status} ${key}: ${m?.rowsIn} rows, ${m?.scored} scored, ${m?.rejected} rejected${m?.error ? ` (${m.error})` : ''}`);
+        this.log(outcome.status === 'skipped' ? `batch: skipped ${key}: ${outcome.reason}` : `batch: ${outcome.status} ${key}: ${m?.rowsIn} rows, ${m?.scored} scored, ${m?.rejected} rejected${m?.parts ? ` in ${m.parts} parts` : ''}${m?.error ? ` (${m.error})` : ''}`);
       } catch (error) {
         this.outcomes.push({ key, outcome: { status: 'error', reason: (error as Error).message } });
         this.log(`batch: error on ${key}: ${(error as Error).message}`);

@@ -7,6 +7,8 @@ const EnvSchema = z.object({
   MLOPS_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   MLOPS_S3_PORT: z.coerce.number().int().min(0).max(65535).default(4569),
   MLOPS_MONITOR_SECONDS: z.coerce.number().int().min(0).default(60),
+  MLOPS_BATCH_FAN_OUT_BYTES: z.coerce.number().int().min(1).default(256 * 1024 * 1024),
+  MLOPS_BATCH_PART_BYTES: z.coerce.number().int().min(1).default(64 * 1024 * 1024),
 });
 
 export interface LocalConfig {
@@ -16,6 +18,10 @@ export interface LocalConfig {
   readonly s3Port: number;
   /** Seconds between drift monitoring passes; 0 turns the timer off (passes run on demand). */
   readonly monitorSeconds?: number;
+  /** Batch inputs above this many bytes are split into parts (gzip excepted). @default 256 MiB */
+  readonly batchFanOutBytes?: number;
+  /** Target size of a part of a split batch input. @default 64 MiB */
+  readonly batchPartBytes?: number;
 }
 
 /** Reads and validates the environment, naming any bad variable. */
@@ -25,5 +31,5 @@ export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
     const issue = parsed.error.issues[0]!;
     throw new Error(`environment variable ${String(issue.path[0])} ${issue.message} (got ${JSON.stringify(env[String(issue.path[0])])})`);
   }
-  return { home: resolve(parsed.data.MLOPS_HOME), port: parsed.data.MLOPS_PORT, s3Port: parsed.data.MLOPS_S3_PORT, monitorSeconds: parsed.data.MLOPS_MONITOR_SECONDS };
+  return { home: resolve(parsed.data.MLOPS_HOME), port: parsed.data.MLOPS_PORT, s3Port: parsed.data.MLOPS_S3_PORT, monitorSeconds: parsed.data.MLOPS_MONITOR_SECONDS, batchFanOutBytes: parsed.data.MLOPS_BATCH_FAN_OUT_BYTES, batchPartBytes: parsed.data.MLOPS_BATCH_PART_BYTES };
 }

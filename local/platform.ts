@@ -60,7 +60,7 @@ export async function startPlatform(config: LocalConfig, log: (line: string) => 
   );
   endpoints.API = api.url;
   const batchApp = createBatchApp(s3.client, LOCAL_BUCKETS);
-  const batch = new BatchWatcher(batchApp, log);
+  const batch = new BatchWatcher(batchApp, log, config.batchFanOutBytes ? { aboveBytes: config.batchFanOutBytes, partBytes: config.batchPartBytes ?? 64 * 1024 * 1024 } : undefined);
   batch.watch(s3, LOCAL_BUCKETS.data);
   await batch.catchUp(dataStore);
   const monitor = new MonitorLoop(models, dataStore, localPipelineContext(models, dataStore, join(config.home, 'work', 'pipeline'), log), log);

@@ -5,6 +5,7 @@ import { type BatchJobDependencies, runBatchJob } from '../../core/batch/job';
 import { jobStagingKeys, batchKeys } from '../../core/batch/layout';
 import { claimLease } from '../../core/batch/lock';
 import { createBatchApp } from '../../functions/batch/app';
+import { BatchWatcher } from '../../local/batch-watcher';
 import { type EmbeddedS3, startEmbeddedS3 } from '../../local/embedded-s3';
 import { generatedHeader, generateRows } from '../../model-pipeline/data/generate';
 import { trainDemoPackage } from '../helpers/demo-package';
@@ -266,5 +267,22 @@ describe('the lease of a holder that crashed', () => {
     const outcome = await runBatchJob(input, { ...app, leaseMs, now: () => later });
 
     expect(outcome).toMatchObject({ status: 'succeeded', manifest: { rowsIn: 30 } });
+  });
+});
+
+describe('the local batch watcher', () => {
+  it('splits a file above its threshold and scores a smaller one in one run, as S3 → SQS → Lambda / Step Functions do', async () => {
+    const lines: string[] = [];
+    const watcher = new BatchWatcher(app, (line) => lines.push(line), { aboveBytes: 4000, partBytes: 1000 });
+    watcher.watch(s3, 'data');
+
+    await put('batch/input/demo/watched/large.csv', trickyCsv(120));
+    await put('batch/input/demo/watched/small.csv', trickyCsv(10));
+    while (watcher.outcomes.length < 2) await new Promise((r) => setTimeout(r, 20));
+    await watcher.idle();
+
+    expect((await manifestOf('batch/input/demo/watched/large.csv')).parts).toBeGreaterThan(3);
+    expect(await manifestOf('batch/input/demo/watched/small.csv')).not.toHaveProperty('parts');
+    expect(lines.find((l) => l.includes('large.csv'))).toMatch(/succeeded .* in \d+ parts/);
   });
 });
