@@ -37,10 +37,15 @@ export class LambdaResponseStream extends Writable {
   }
 }
 
-/** Defines `globalThis.awslambda` as the Node.js runtime does, unless it is there already (on Lambda). */
+/**
+ * Gives `globalThis.awslambda` the streaming members the Node.js runtime provides, unless they are
+ * there (on Lambda). The object itself may exist already: @aws/lambda-invoke-store, which
+ * Powertools loads, creates it empty off Lambda.
+ */
 export function installLambdaStreamingGlobal(): void {
-  const target = globalThis as { awslambda?: unknown };
-  if (target.awslambda) return;
+  const target = globalThis as { awslambda?: Record<string, unknown> };
+  target.awslambda ??= {};
+  if (typeof target.awslambda.streamifyResponse === 'function') return;
   class HttpResponseStream {
     /** Writes the prelude the function URL turns into the status line and headers. */
     static from(writable: Writable, metadata: Record<string, unknown>): Writable {
@@ -50,7 +55,7 @@ export function installLambdaStreamingGlobal(): void {
       return writable;
     }
   }
-  target.awslambda = { HttpResponseStream, streamifyResponse: <T>(handler: T): T => handler };
+  Object.assign(target.awslambda, { HttpResponseStream, streamifyResponse: <T>(handler: T): T => handler });
 }
 
 /**
