@@ -10,6 +10,7 @@ import { registerRetrain } from './commands/retrain';
 import { registerScore } from './commands/score';
 import { registerServe } from './commands/serve';
 import { registerTrain } from './commands/train';
+import { registerTriton } from './commands/triton';
 
 /** The `mlops` command: parses arguments and prints results; the work happens in core/, model-pipeline/ and local/. */
 export function buildProgram(): Command {
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerModels(program);
   registerRetrain(program);
   registerDrift(program);
+  registerTriton(program);
 
   return program;
 }

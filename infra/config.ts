@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import type { TritonServingOptions } from '../model-pipeline/triton/model-config';
 
 // Model names become SageMaker endpoint names, URL path segments and S3 key segments, so they
 // follow the strictest of those: a lowercase DNS label.
@@ -318,6 +319,17 @@ export function isGpuModel(model: Pick<ModelConfig, 'servingMode'>): boolean {
 /** The SageMaker endpoint name of a model in a stage: `mlops-<stage>-<model>`. */
 export function gpuEndpointName(stage: string, model: string): string {
   return `mlops-${stage}-${model}`;
+}
+
+/** How the Triton artifacts are built for these settings (`mlops triton publish` reads them from the config file). */
+export function tritonServingOptions(gpu: GpuConfig): TritonServingOptions {
+  return {
+    maxBatchSize: gpu.maxBatchSize,
+    preferredBatchSizes: gpu.preferredBatchSizes,
+    maxQueueDelayMicros: gpu.maxQueueDelayMicros,
+    instanceCount: gpu.instancesPerGpu,
+    useTensorRt: gpu.useTensorRt,
+  };
 }
 
 /** The package version a model's GPU endpoint serves. */
