@@ -15,7 +15,7 @@ export class PartialFileSink implements TextSink {
     this.stream = createWriteStream(this.temporary);
   }
 
-  write(text: string): Promise<void> {
+  write(text: string | Uint8Array): Promise<void> {
     return new Promise((resolve, reject) => {
       const onError = (error: Error) => reject(error);
       this.stream.once('error', onError);

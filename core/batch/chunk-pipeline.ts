@@ -2,12 +2,17 @@ import type { Matrix } from '../model/onnx-session';
 import type { BatchScores } from '../model/predictor';
 import type { Scorer } from './scorer';
 
-/** Rows parsed for one model call: the feature matrix and, per row, its line number and pass-through values. */
-export interface Chunk {
+/**
+ * Rows parsed for one model call: the feature matrix and, per row, its line number and
+ * pass-through values, in `lines` and `ids` (see `commit`) or in the caller's own `extra`.
+ */
+export interface Chunk<Extra = undefined> {
   readonly data: Float32Array;
   rows: number;
   readonly lines: number[];
   readonly ids: unknown[][];
+  /** The caller's per-chunk state, reused with the buffer (CSV scoring keeps each row's formatted output prefix there). */
+  readonly extra: Extra;
 }
 
 /**
@@ -15,23 +20,24 @@ export interface Chunk {
  * own thread), the caller parses the next into the other buffer. Chunks are written in
  * input order. This puts parsing and inference on the machine's two cores at once.
  */
-export class ChunkPipeline {
-  private readonly buffers: [Chunk, Chunk];
+export class ChunkPipeline<Extra = undefined> {
+  private readonly buffers: [Chunk<Extra>, Chunk<Extra>];
   private active = 0;
   private inflight: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly scorer: Scorer,
     private readonly chunkRows: number,
-    private readonly write: (chunk: Chunk, scores: BatchScores) => Promise<void>,
+    private readonly write: (chunk: Chunk<Extra>, scores: BatchScores) => Promise<void>,
+    extra: () => Extra = () => undefined as Extra,
   ) {
     const width = scorer.manifest.input.features.length;
-    const make = (): Chunk => ({ data: new Float32Array(chunkRows * width), rows: 0, lines: [], ids: [] });
+    const make = (): Chunk<Extra> => ({ data: new Float32Array(chunkRows * width), rows: 0, lines: [], ids: [], extra: extra() });
     this.buffers = [make(), make()];
   }
 
   /** The chunk being filled. Write features at `rows * width`, then call `commit`. */
-  get current(): Chunk {
+  get current(): Chunk<Extra> {
     return this.buffers[this.active]!;
   }
 
@@ -44,7 +50,16 @@ export class ChunkPipeline {
     return undefined;
   }
 
-  /** Hands the current chunk to the model and switches to the other buffer once it is free. */
+  /**
+   * Adds the row just written when the caller keeps its line number and pass-through values
+   * in `extra` (no per-row arrays then); same return as `commit`.
+   */
+  commitRow(): Promise<void> | undefined {
+    if (++this.current.rows === this.chunkRows) return this.submit();
+    return undefined;
+  }
+
+  /** Hands the current chunk to the model and switches to the other buffer once it is free (the caller resets its `extra` when writing). */
   async submit(): Promise<void> {
     const chunk = this.current;
     if (chunk.rows === 0) return;

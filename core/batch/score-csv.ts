@@ -1,9 +1,10 @@
+import { ByteWriter } from '../data/byte-writer';
 import { coerceFeature } from '../data/coerce';
 import { type CsvReaderOptions, type CsvRecord, csvField, csvLine, parseCsvRecord, RecordAssembler } from '../data/csv';
 import { scan, scanDecimal } from '../data/fast-number';
 import { classesOf, type Manifest } from '../model/manifest';
 import { type Chunk, ChunkPipeline } from './chunk-pipeline';
-import { formatScoreCells, InvalidFileError, type RejectedRow, type ScoreCounts, scoreColumns, type Scorer, type TextSink } from './scorer';
+import { InvalidFileError, type RejectedRow, ScoreCellWriter, type ScoreCounts, scoreColumns, type Scorer, type TextSink } from './scorer';
 
 export { InvalidFileError, type RejectedRow, type ScoreCounts, type Scorer, type TextSink } from './scorer';
 
@@ -25,6 +26,15 @@ const NEWLINE = 10;
 const CARRIAGE_RETURN = 13;
 const QUOTE = 34;
 const COMMA = 44;
+
+/**
+ * Each row's start of its output line (`line,id…`), formatted as bytes while it is parsed,
+ * and where each row's part ends; a chunk's worth, reused with the chunk.
+ */
+interface RowPrefixes {
+  readonly bytes: ByteWriter;
+  readonly ends: Uint32Array;
+}
 
 /** What each input column is for. */
 const enum Role {
@@ -60,24 +70,31 @@ export async function scoreCsv(
   let header: string[] | undefined;
   let roles: Role[] = [];
   let targets: number[] = [];
-  let passthroughCount = 0;
+  /** The columns as the fast path reads them, by column: kind, target index, accepted range. */
+  let plan = { kinds: new Uint8Array(0), targets: new Int32Array(0), mins: new Float64Array(0), maxs: new Float64Array(0) };
   const levelIndex = features.map((f) => (f.type === 'categorical' ? new Map(f.levels.map((l, i) => [l, i])) : null));
   const mins = features.map((f) => (f.type === 'numeric' ? (f.min ?? -Infinity) : -Infinity));
   const maxs = features.map((f) => (f.type === 'numeric' ? (f.max ?? Infinity) : Infinity));
 
-  const pipeline = new ChunkPipeline(scorer, options.chunkRows ?? 1024, async (chunk: Chunk, scores) => {
-    let out = '';
+  const chunkRows = options.chunkRows ?? 1024;
+  const out = new ByteWriter(chunkRows * 128);
+  const cells = new ScoreCellWriter(classes);
+  const newPrefixes = (): RowPrefixes => ({ bytes: new ByteWriter(chunkRows * 32), ends: new Uint32Array(chunkRows) });
+  const pipeline = new ChunkPipeline(scorer, chunkRows, async (chunk: Chunk<RowPrefixes>, scores) => {
+    const { bytes: prefix, ends } = chunk.extra;
+    let from = 0;
     for (let r = 0; r < chunk.rows; r++) {
-      const ids = chunk.ids[r] as string[];
-      let row = String(chunk.lines[r]);
-      for (const id of ids) row += `,${csvField(id)}`;
-      const cells = formatScoreCells(scores, r, classes);
-      // Label cells may need quoting; probabilities never do.
-      row += `,${csvField(cells[0]!)}`;
-      for (let k = 1; k < cells.length; k++) row += `,${cells[k]}`;
-      out += `${row}\n`;
+      const to = ends[r]!;
+      out.reserve(to - from);
+      out.copy(prefix.bytes, from, to);
+      from = to;
+      cells.write(out, scores, r);
+      out.reserve(1);
+      out.byte(NEWLINE);
     }
-    await sinks.predictions.write(out);
+    // The chunk is refilled only after this write: its prefixes are done with.
+    prefix.length = 0;
+    await sinks.predictions.write(out.take());
     counts.scored += chunk.rows;
     if (errorText) {
       const text = errorText;
@@ -85,7 +102,7 @@ export async function scoreCsv(
       await sinks.errors.write(text);
     }
     options.onProgress?.({ ...counts });
-  });
+  }, newPrefixes);
 
   const reject = (row: RejectedRow) => {
     counts.rejected++;
@@ -95,7 +112,13 @@ export async function scoreCsv(
   const readHeader = async (record: CsvRecord) => {
     if (!record.fields) throw new InvalidFileError(`line ${record.line}: the header row cannot be read: ${record.error}`);
     header = record.fields.map((h) => h.trim());
-    ({ roles, targets, passthroughCount } = mapColumns(header, manifest));
+    ({ roles, targets } = mapColumns(header, manifest));
+    plan = {
+      kinds: Uint8Array.from(roles),
+      targets: Int32Array.from(targets),
+      mins: Float64Array.from(roles, (role, c) => (role === Role.Numeric ? mins[targets[c]!]! : -Infinity)),
+      maxs: Float64Array.from(roles, (role, c) => (role === Role.Numeric ? maxs[targets[c]!]! : Infinity)),
+    };
     const passthrough = header.filter((_, c) => roles[c] === Role.Passthrough);
     await sinks.predictions.write(csvLine(predictionColumns(manifest, passthrough)));
   };
@@ -110,66 +133,105 @@ export async function scoreCsv(
     }
     const chunk = pipeline.current;
     const offset = chunk.rows * width;
-    const ids = new Array<string>(passthroughCount);
+    const prefix = chunk.extra.bytes;
+    const mark = prefix.length;
+    prefix.reserve(16);
+    prefix.uint(record.line);
     for (let c = 0; c < fields.length; c++) {
       const target = targets[c]!;
       if (roles[c] === Role.Passthrough) {
-        ids[target] = fields[c]!;
+        prefix.text(`,${csvField(fields[c]!)}`);
         continue;
       }
       const feature = features[target]!;
       const value = coerceFeature(feature, fields[c]);
-      if (typeof value === 'string') return void reject({ line: record.line, reason: `feature "${feature.name}" ${value}`, field: feature.name, raw: record.raw });
+      if (typeof value === 'string') {
+        prefix.length = mark;
+        return void reject({ line: record.line, reason: `feature "${feature.name}" ${value}`, field: feature.name, raw: record.raw });
+      }
       chunk.data[offset + target] = value;
     }
-    return pipeline.commit(record.line, ids);
+    chunk.extra.ends[chunk.rows] = prefix.length;
+    return pipeline.commitRow();
   };
 
-  /** The fast path: one unquoted line, straight from bytes. Falls back to acceptRecord on anything unusual. */
-  const acceptBytes = (line: number, bytes: Uint8Array, start: number, end: number): Promise<void> | undefined => {
-    const chunk = pipeline.current;
-    const offset = chunk.rows * width;
-    const ids = new Array<string>(passthroughCount);
-    let column = 0;
-    let fieldStart = start;
-    const columns = roles.length;
-    while (column < columns) {
-      const role = roles[column]!;
-      const target = targets[column]!;
-      let fieldEnd: number;
-      if (role === Role.Numeric) {
-        const value = scanDecimal(bytes, fieldStart, end);
-        fieldEnd = scan.end;
-        if (!(value >= mins[target]! && value <= maxs[target]!)) break;
-        chunk.data[offset + target] = value;
-      } else {
-        fieldEnd = bytes.indexOf(COMMA, fieldStart);
-        if (fieldEnd < 0 || fieldEnd > end) fieldEnd = end;
-        const text = decoder.decode(bytes.subarray(fieldStart, fieldEnd));
-        if (role === Role.Categorical) {
-          const index = levelIndex[target]!.get(text);
-          if (index === undefined) break;
-          chunk.data[offset + target] = index;
-        } else {
-          ids[target] = text;
-        }
-      }
-      column++;
-      if (fieldEnd === end) {
-        fieldStart = end + 1;
-        break;
-      }
-      if (bytes[fieldEnd] !== COMMA) break;
-      fieldStart = fieldEnd + 1;
-    }
-    if (column === roles.length && fieldStart === end + 1) {
-      counts.rowsIn++;
-      return pipeline.commit(line, ids);
-    }
-    // Missing values, wrong field counts, unknown levels, unusual numbers: the general path decides.
+  /** The general path for one line [start, end) the fast path declined: parsed as text, checked field by field. */
+  const acceptLine = (line: number, bytes: Uint8Array, start: number, end: number): Promise<void> | undefined => {
     const text = decoder.decode(bytes.subarray(start, end));
     const parsed = parseCsvRecord(text);
     return acceptRecord(parsed === 'open' || 'error' in parsed ? { line, raw: text, fields: null, error: parsed === 'open' ? 'unclosed quote' : parsed.error } : { line, raw: text, fields: parsed.fields });
+  };
+
+  /** Set by fastRow when its row filled the chunk: the hand-over to wait for before the next row. */
+  let handover: Promise<void> | undefined;
+
+  /**
+   * The fast path: one row from `start`, straight from bytes, in one pass that also finds
+   * where the row ends (no separate search for the newline). Returns the index of the
+   * newline ending a row it scored; -1 when it declined and committed nothing (quotes,
+   * missing values, wrong field counts, unknown levels, unusual numbers, or no newline
+   * before `limit`): the general path decides then.
+   */
+  const fastRow = (line: number, bytes: Uint8Array, start: number, limit: number): number => {
+    const { kinds, targets: columnTargets, mins, maxs } = plan;
+    const first = bytes[start];
+    if (first === NEWLINE || first === CARRIAGE_RETURN) return -1;
+    const chunk = pipeline.current;
+    const offset = chunk.rows * width;
+    const data = chunk.data;
+    const prefix = chunk.extra.bytes;
+    const mark = prefix.length;
+    prefix.reserve(16);
+    prefix.uint(line);
+    const last = kinds.length - 1;
+    let at = start;
+    for (let column = 0; ; column++) {
+      const kind = kinds[column]!;
+      let end: number;
+      if (kind === Role.Numeric) {
+        const value = scanDecimal(bytes, at, limit);
+        end = scan.end;
+        if (!(value >= mins[column]! && value <= maxs[column]!)) break;
+        data[offset + columnTargets[column]!] = value;
+      } else {
+        // Plain ASCII pass-through is copied as is: exactly what decoding, csvField and encoding would give.
+        let plain = true;
+        for (end = at; end < limit; end++) {
+          const c = bytes[end]!;
+          if (c === COMMA || c === NEWLINE || c === QUOTE) break;
+          if (c === CARRIAGE_RETURN) {
+            if (end + 1 < limit && bytes[end + 1] === NEWLINE) break;
+            plain = false;
+          } else if (c >= 0x80) plain = false;
+        }
+        if (kind === Role.Passthrough) {
+          prefix.reserve(end - at + 1);
+          prefix.byte(COMMA);
+          if (plain) prefix.copy(bytes, at, end);
+          else prefix.text(csvField(decoder.decode(bytes.subarray(at, end))));
+        } else {
+          const index = levelIndex[columnTargets[column]!]!.get(decoder.decode(bytes.subarray(at, end)));
+          if (index === undefined) break;
+          data[offset + columnTargets[column]!] = index;
+        }
+      }
+      if (end >= limit) break;
+      const delimiter = bytes[end];
+      if (delimiter === COMMA) {
+        if (column === last) break;
+        at = end + 1;
+        continue;
+      }
+      if (column !== last) break;
+      const newline = delimiter === NEWLINE ? end : delimiter === CARRIAGE_RETURN && bytes[end + 1] === NEWLINE ? end + 1 : -1;
+      if (newline < 0) break;
+      counts.rowsIn++;
+      chunk.extra.ends[chunk.rows] = prefix.length;
+      handover = pipeline.commitRow();
+      return newline;
+    }
+    prefix.length = mark;
+    return -1;
   };
 
   const assembled: CsvRecord[] = [];
@@ -197,13 +259,28 @@ export async function scoreCsv(
     if (bytes.length) first = false;
     // Position of the next quote in the buffer, searched again only once passed: rows rarely have one.
     let nextQuote = bytes.indexOf(QUOTE, start);
-    for (let nl = bytes.indexOf(NEWLINE, start); nl >= 0; nl = bytes.indexOf(NEWLINE, start)) {
+    for (;;) {
+      if (header && !assembler.open) {
+        const newline = fastRow(lineNumber + 1, bytes, start, bytes.length);
+        if (newline >= 0) {
+          lineNumber++;
+          start = newline + 1;
+          if (handover) {
+            const handedOver = handover;
+            handover = undefined;
+            await handedOver;
+          }
+          continue;
+        }
+      }
+      const nl = bytes.indexOf(NEWLINE, start);
+      if (nl < 0) break;
       const end = nl > start && bytes[nl - 1] === CARRIAGE_RETURN ? nl - 1 : nl;
       lineNumber++;
       if (nextQuote >= 0 && nextQuote < start) nextQuote = bytes.indexOf(QUOTE, start);
       if (header && !assembler.open && (nextQuote < 0 || nextQuote >= end)) {
         if (end > start) {
-          const handedOver = acceptBytes(lineNumber, bytes, start, end);
+          const handedOver = acceptLine(lineNumber, bytes, start, end);
           if (handedOver) await handedOver;
         }
         start = nl + 1;

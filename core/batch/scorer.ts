@@ -1,3 +1,5 @@
+import { csvField } from '../data/csv';
+import type { ByteWriter } from '../data/byte-writer';
 import { classesOf, type Manifest } from '../model/manifest';
 import type { Matrix } from '../model/onnx-session';
 import type { BatchScores } from '../model/predictor';
@@ -8,9 +10,12 @@ export interface Scorer {
   predict(matrix: Matrix): Promise<BatchScores>;
 }
 
-/** Where text goes; implementations honour back-pressure by resolving when the text is accepted. */
+/**
+ * Where text goes (as a string, or as UTF-8 bytes the sink may keep); implementations honour
+ * back-pressure by resolving when the text is accepted.
+ */
 export interface TextSink {
-  write(text: string): Promise<void>;
+  write(text: string | Uint8Array): Promise<void>;
 }
 
 /** A rejected input row, as one line of the errors file. */
@@ -50,17 +55,35 @@ export function fixed6(p: number): string {
   return `0.${'000000'.slice(digits.length)}${digits}`;
 }
 
-/** The predicted label (classifiers) or value (regression) and the score columns of row `r`, as strings. */
-export function formatScoreCells(scores: BatchScores, r: number, classes: readonly string[]): string[] {
-  const offset = r * scores.width;
-  if (classes.length === 0) return [String(scores.values[offset])];
-  let best = 0;
-  const cells = new Array<string>(scores.width + 1);
-  for (let k = 0; k < scores.width; k++) {
-    const p = scores.values[offset + k]!;
-    if (p > scores.values[offset + best]!) best = k;
-    cells[k + 1] = fixed6(p);
+/**
+ * Writes the score cells of rows as CSV bytes: the predicted label (classifiers) or value
+ * (regression), then the probabilities with 6 decimals, each preceded by a comma.
+ */
+export class ScoreCellWriter {
+  /** Each class label as a CSV field, encoded once. */
+  private readonly labels: Uint8Array[];
+
+  constructor(classes: readonly string[]) {
+    const encoder = new TextEncoder();
+    this.labels = classes.map((c) => encoder.encode(`,${csvField(c)}`));
   }
-  cells[0] = classes[best]!;
-  return cells;
+
+  /** Appends `,label,p1,p2…` (or `,value`) of row `r`; labels and formats exactly as `fixed6` and `String()` would. */
+  write(out: ByteWriter, scores: BatchScores, r: number): void {
+    const { values, width } = scores;
+    const offset = r * width;
+    if (this.labels.length === 0) {
+      out.reserve(1);
+      out.byte(44);
+      return out.text(String(values[offset]));
+    }
+    let best = 0;
+    for (let k = 1; k < width; k++) if (values[offset + k]! > values[offset + best]!) best = k;
+    out.append(this.labels[best]!);
+    for (let k = 0; k < width; k++) {
+      out.reserve(1);
+      out.byte(44);
+      out.fixed6(values[offset + k]!);
+    }
+  }
 }

@@ -75,46 +75,60 @@ export const scan = { end: 0 };
  * Like parseDecimalBytes, but scans forward from `start` until a byte that cannot continue
  * a number (a delimiter, usually), leaving its index in `scan.end`. Finding the field's end
  * and parsing it in one pass halves the work on numeric columns.
+ *
+ * Integer and fraction digits run in two tight loops (no per-digit state); the mantissa
+ * counts every digit, leading zeros included, and fewer than 1e15 means at most 15
+ * significant digits, so it is exact, as is its quotient or product with a power of ten up
+ * to 1e22: the correctly rounded double, the one Number() returns.
  */
 export function scanDecimal(bytes: Uint8Array, start: number, limit: number): number {
   let i = start;
-  let negative = false;
-  let c = i < limit ? bytes[i]! : 0;
-  if (c === 45 || c === 43) {
-    negative = c === 45;
-    c = ++i < limit ? bytes[i]! : 0;
-  }
+  const sign = i < limit ? bytes[i]! : 0;
+  if (sign === 45 /* - */ || sign === 43 /* + */) i++;
   let mantissa = 0;
-  let digits = 0;
-  let significant = 0;
-  let scale = 0;
-  let seenDot = false;
+  const integerStart = i;
   for (; i < limit; i++) {
-    c = bytes[i]!;
-    if (c >= 48 && c <= 57) {
-      digits++;
-      if (mantissa === 0 && c === 48) {
-        if (seenDot) scale--;
-        continue;
-      }
-      significant++;
-      mantissa = mantissa * 10 + (c - 48);
-      if (seenDot) scale--;
-    } else if (c === 46 && !seenDot) {
-      seenDot = true;
-    } else break;
+    const digit = bytes[i]! - 48;
+    if (digit < 0 || digit > 9) break;
+    mantissa = mantissa * 10 + digit;
   }
-  scan.end = i;
-  if (digits === 0 || significant > 15) return NAN_FALLBACK;
-  if (i < limit && (c === 101 || c === 69)) {
-    // Exponents are rare in data files: hand the field to the exact parser.
-    let j = i + 1;
-    while (j < limit && bytes[j] !== 44 && bytes[j] !== 9 && bytes[j] !== 59) j++;
-    scan.end = j;
-    return parseDecimalBytes(bytes, start, j);
+  let digits = i - integerStart;
+  let scale = 0;
+  if (i < limit && bytes[i] === 46 /* . */) {
+    const fractionStart = ++i;
+    for (; i < limit; i++) {
+      const digit = bytes[i]! - 48;
+      if (digit < 0 || digit > 9) break;
+      mantissa = mantissa * 10 + digit;
+    }
+    digits += i - fractionStart;
+    scale = fractionStart - i;
   }
-  if (mantissa === 0) return negative ? -0 : 0;
-  if (scale < -22) return NAN_FALLBACK;
-  const value = scale < 0 ? mantissa / POW10[-scale]! : mantissa;
-  return negative ? -value : value;
+  if (digits === 0 || mantissa >= 1e15) {
+    scan.end = i;
+    return NAN_FALLBACK;
+  }
+  if (i < limit && (bytes[i] === 101 || bytes[i] === 69) /* e E */) {
+    let exponentNegative = false;
+    let c = ++i < limit ? bytes[i]! : 0;
+    if (c === 45 || c === 43) {
+      exponentNegative = c === 45;
+      i++;
+    }
+    const exponentStart = i;
+    let exponent = 0;
+    for (; i < limit; i++) {
+      c = bytes[i]! - 48;
+      if (c < 0 || c > 9) break;
+      // Beyond 1e22 either way is the general path's anyway; stop growing before precision is lost.
+      if (exponent < 1000) exponent = exponent * 10 + c;
+    }
+    scan.end = i;
+    if (i === exponentStart) return NAN_FALLBACK;
+    scale += exponentNegative ? -exponent : exponent;
+  } else scan.end = i;
+  if (mantissa === 0) return sign === 45 ? -0 : 0;
+  if (scale < -22 || scale > 22) return NAN_FALLBACK;
+  const value = scale < 0 ? mantissa / POW10[-scale]! : mantissa * POW10[scale]!;
+  return sign === 45 ? -value : value;
 }
