@@ -222,6 +222,26 @@ const PipelineSchema = z.strictObject({
     })
     .refine((c) => c.checkMinutes <= c.windowMinutes, { message: 'must be at most windowMinutes', path: ['checkMinutes'] })
     .prefault({}),
+  /** A candidate first serves a share of the requests as a canary; CanaryCheck promotes it or rolls it back from per-version CloudWatch metrics. */
+  canary: z
+    .strictObject({
+      /** false promotes a candidate that passed the gate at once. */
+      enabled: z.boolean().default(true),
+      /** Share of the requests that name no version sent to the canary. */
+      weight: z.number().gt(0).max(1).default(0.1),
+      /** Observation window; a healthy canary is promoted at its end. */
+      windowMinutes: z.number().int().min(1).max(1440).default(30),
+      /** Minutes between checks; a failing canary rolls back at the first check that sees it. */
+      checkMinutes: z.number().int().min(1).max(60).default(5),
+      /** Canary requests needed before it is judged; a window that ends with fewer rolls back. */
+      minRequests: z.number().int().min(1).default(100),
+      /** Largest excess of the canary's error rate over the serving version's (0.01 = one point). */
+      maxErrorRateIncrease: z.number().min(0).max(1).default(0.01),
+      /** Largest ratio of the canary's p99 latency to the serving version's. */
+      latencyFactor: z.number().min(1).default(1.5),
+    })
+    .refine((c) => c.checkMinutes <= c.windowMinutes, { message: 'must be at most windowMinutes', path: ['checkMinutes'] })
+    .prefault({}),
 });
 
 /** The platform configuration: every key a platform engineer can set, with its default. */

@@ -119,6 +119,8 @@ export function addPlatformStacks(app: App, config: PlatformConfig): Platform {
           modelBucket: storage.modelBucket,
           dataBucket: storage.dataBucket,
           key: storage.key,
+          // One topic for on-call: the monitoring stack's alarm topic (its email subscription included).
+          notifyTopic: monitoring?.alarmTopic,
           notifyEmail: config.alarmEmail,
           removalPolicy,
         });

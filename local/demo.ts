@@ -32,7 +32,8 @@ function instances(rows: number, seed: number, drift: DriftSpec = {}) {
 async function main(): Promise<void> {
   const home = process.env.MLOPS_HOME ?? (await mkdtemp(join(tmpdir(), 'mlops-demo-')));
   say(`platform home ${home}`);
-  const platform = await startPlatform({ home, port: 0, s3Port: 0, monitorSeconds: 0 }, (line) => say(line));
+  // A short canary at half the traffic, so the demo's own requests judge the retrained model in seconds.
+  const platform = await startPlatform({ home, port: 0, s3Port: 0, monitorSeconds: 0, canarySeconds: 10, canaryWeight: 0.5 }, (line) => say(line));
   const api = platform.apiUrl;
   const send = async (rows: ReturnType<typeof instances>) => {
     let version = '';
@@ -80,9 +81,24 @@ async function main(): Promise<void> {
     const first = (await platform.monitor.runOnce())[0];
     summary.push({ stage: 'drift 1', result: first?.status === 'reported' ? `${first.alert ? `DRIFT in ${first.report.dataset.driftedFeatures.join(', ')}` : 'no drift'}; confirmed: ${first.confirmed}` : 'waiting' });
 
-    say('more drifted traffic; the second alerting run confirms drift and starts retraining');
+    say('more drifted traffic; the second alerting run confirms drift and starts retraining; the candidate then serves as a canary while traffic flows');
     await send(instances(1000, 505, drift));
-    const second = (await platform.monitor.runOnce())[0];
+    let passing = true;
+    const pass = platform.monitor.runOnce().finally(() => (passing = false));
+    const answeredBy = new Map<string, number>();
+    const traffic = (async () => {
+      const rows = instances(500, 707, drift);
+      for (let i = 0; passing; i = (i + 10) % rows.length) {
+        const response = await fetch(`${api}/models/${DEMO_MODEL.name}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: rows.slice(i, i + 10) }) });
+        if (response.status !== 200) throw new Error(`predict answered ${response.status}: ${await response.text()}`);
+        const version = ((await response.json()) as { model_version: string }).model_version;
+        answeredBy.set(version, (answeredBy.get(version) ?? 0) + 1);
+        // Requests arrive over the whole run, not in one burst: the canary window sees steady traffic.
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const second = (await pass)[0];
+    await traffic;
     summary.push({ stage: 'drift 2', result: second?.status === 'reported' ? `confirmed: ${second.confirmed}; ${second.trigger ? `retraining run ${second.trigger.id}` : 'no trigger'} (report ${second.htmlKey})` : 'waiting' });
 
     const serving = await platform.engine.repository.servingVersion(DEMO_MODEL.name);
@@ -91,6 +107,8 @@ async function main(): Promise<void> {
     const q = pkg.manifest.quantization;
     const run = second?.status === 'reported' && second.trigger ? await loadRun({ data: new S3BlobStore(platform.s3.client, LOCAL_BUCKETS.data) }, DEMO_MODEL.name, second.trigger.id) : null;
     const evaluation = run?.evaluation ? `; holdout ${run.evaluation.metric} ${run.evaluation.candidate.toFixed(3)} vs ${run.evaluation.serving.toFixed(3)} for the old model` : '';
+    const canary = run?.steps.canaryCheck?.summary ?? 'no canary';
+    summary.push({ stage: 'canary', result: `${[...answeredBy].map(([v, n]) => `${n} by ${v}`).join(', ')} during the run; ${canary}` });
     summary.push({ stage: 'retrain', result: `${newest} trained (parent ${pkg.manifest.parentVersion})${evaluation}; int8 ${q ? (q.servable ? 'passed its gate' : `kept float: ${q.failures.join('; ')}`) : 'not made'}; gate ${run?.gate?.passed ? 'passed' : 'not passed'}; serving now ${serving}` });
 
     await new Promise((r) => setTimeout(r, 2500));

@@ -40,13 +40,14 @@ export async function startPlatform(config: LocalConfig, log: (line: string) => 
   const models = new ModelRepository(modelStore);
   await ensureDemoModel(models, dataStore, join(config.home, 'work'), log);
 
-  // Registry reads are local and cheap: promotions reach the API within two seconds.
-  const engine = new InferenceEngine(models, { servingTtlMs: 2000 });
+  const stats = new RequestStats();
+  // Registry reads are local and cheap: promotions reach the API within two seconds. Errors are
+  // counted per version, so a canary's can be compared with the serving version's.
+  const engine = new InferenceEngine(models, { servingTtlMs: 2000, onVersionError: (event) => stats.recordError(event) });
   const capture = new CaptureBuffer((key, body) => dataStore.write(key, body), {
     maxAgeMs: 5_000,
     onError: (error) => log(`capture write failed: ${(error as Error).message}`),
   });
-  const stats = new RequestStats();
   const endpoints: Record<string, string> = { S3: s3.endpoint };
   const api = await startApiServer(
     {
@@ -63,7 +64,11 @@ export async function startPlatform(config: LocalConfig, log: (line: string) => 
   const batch = new BatchWatcher(batchApp, log, config.batchFanOutBytes ? { aboveBytes: config.batchFanOutBytes, partBytes: config.batchPartBytes ?? 64 * 1024 * 1024 } : undefined);
   batch.watch(s3, LOCAL_BUCKETS.data);
   await batch.catchUp(dataStore);
-  const monitor = new MonitorLoop(models, dataStore, localPipelineContext(models, dataStore, join(config.home, 'work', 'pipeline'), log), log);
+  // A retrained candidate serves as a canary first (MLOPS_CANARY_SECONDS = 0 promotes at once).
+  const canarySeconds = config.canarySeconds ?? 300;
+  const canary = canarySeconds > 0 ? { weight: config.canaryWeight ?? 0.1, windowSeconds: canarySeconds, checkSeconds: Math.max(1, Math.min(30, Math.round(canarySeconds / 10))) } : undefined;
+  const pipeline = localPipelineContext(models, dataStore, join(config.home, 'work', 'pipeline'), log, { canary }, stats);
+  const monitor = new MonitorLoop(models, dataStore, pipeline, log);
   if (config.monitorSeconds) monitor.start(config.monitorSeconds * 1000);
   return {
     apiUrl: api.url,

@@ -22,6 +22,12 @@ const app = createInferenceApp(env, s3, {
     latencyMetric.addDimensions({ model, version });
     latencyMetric.addMetric('ModelLatency', MetricUnit.Milliseconds, latencyMs);
   },
+  // Per version like the two above: the pipeline's canary check compares a canary's errors with the serving version's.
+  onVersionError: ({ model, version }) => {
+    const errorsMetric = metrics.singleMetric();
+    errorsMetric.addDimensions({ model, version });
+    errorsMetric.addMetric('ModelErrors', MetricUnit.Count, 1);
+  },
 });
 // Model loading starts during the init phase; the first request waits for it. (Bundled as
 // CommonJS so onnxruntime-node resolves from the layer; hence a promise, not top-level await.)

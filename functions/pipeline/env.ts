@@ -10,6 +10,12 @@ export const PipelineEnvSchema = z.object({
   EPOCHS: z.coerce.number().int().positive().default(40),
   QUANTIZE: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   AUTO_APPROVE: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  /** Canary window of a candidate in seconds; 0 promotes at once. */
+  CANARY_WINDOW_SECONDS: z.coerce.number().int().min(0).default(0),
+  CANARY_WEIGHT: z.coerce.number().gt(0).max(1).default(0.1),
+  CANARY_MIN_REQUESTS: z.coerce.number().int().min(1).default(100),
+  CANARY_MAX_ERROR_RATE_INCREASE: z.coerce.number().min(0).max(1).default(0.01),
+  CANARY_LATENCY_FACTOR: z.coerce.number().min(1).default(1.5),
   S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
 });
 

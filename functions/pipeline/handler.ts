@@ -1,3 +1,4 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ModelRepository } from '../../core/model/registry';
@@ -6,16 +7,26 @@ import type { PipelineState, StepName } from '../../model-pipeline/pipeline/stat
 import type { Notification, PipelineContext } from '../../model-pipeline/pipeline/steps';
 import { logger, tracer } from '../shared/powertools';
 import { S3BlobStore } from '../shared/s3-blob-store';
+import { cloudWatchVersionStats } from './cloudwatch-stats';
 import { pipelineEnv } from './env';
 
 const env = pipelineEnv();
 const s3 = tracer.captureAWSv3Client(new S3Client({ forcePathStyle: env.S3_FORCE_PATH_STYLE }));
 const sns = tracer.captureAWSv3Client(new SNSClient({}));
+const cloudWatch = tracer.captureAWSv3Client(new CloudWatchClient({}));
+const canary = env.CANARY_WINDOW_SECONDS
+  ? {
+      weight: env.CANARY_WEIGHT,
+      windowSeconds: env.CANARY_WINDOW_SECONDS,
+      thresholds: { minRequests: env.CANARY_MIN_REQUESTS, maxErrorRateIncrease: env.CANARY_MAX_ERROR_RATE_INCREASE, latencyFactor: env.CANARY_LATENCY_FACTOR },
+    }
+  : undefined;
 const ctx: PipelineContext = {
   models: new ModelRepository(new S3BlobStore(s3, env.MODEL_BUCKET)),
   data: new S3BlobStore(s3, env.DATA_BUCKET),
   workDir: '/tmp/pipeline',
-  options: { maxDropPoints: env.MAX_DROP_POINTS, epochs: env.EPOCHS, quantize: env.QUANTIZE, autoApprove: env.AUTO_APPROVE },
+  options: { maxDropPoints: env.MAX_DROP_POINTS, epochs: env.EPOCHS, quantize: env.QUANTIZE, autoApprove: env.AUTO_APPROVE, canary },
+  versionStats: (model, version, since, until) => cloudWatchVersionStats(cloudWatch, model, version, since, until),
   log: (line) => logger.info(line),
   notify: async (n: Notification) => {
     logger.info('notification', { ...n });
@@ -64,4 +75,6 @@ export const quantize = step('quantize');
 export const gate = step('gate');
 export const register = step('register');
 export const deploy = step('deploy');
+/** Judges the canary once; while it returns outcome "canary", the state machine waits and calls it again. */
+export const canaryCheck = step('canaryCheck');
 export const notify = step('notify');

@@ -22,6 +22,8 @@ import {
   Succeed,
   TaskInput,
   type TaskStateBase,
+  Wait,
+  WaitTime,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke, SnsPublish } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
@@ -75,9 +77,44 @@ const HANDLERS: Readonly<Record<PipelineHandler, HandlerSettings>> = {
   quantize: { stateName: 'Quantize', heavy: true, timeout: Duration.minutes(15), description: 'quantizes the candidate to int8 and gates the int8 model' },
   gate: { stateName: 'Gate', heavy: false, timeout: Duration.minutes(5), description: 'compares the candidate with the serving version' },
   register: { stateName: 'Register', heavy: false, timeout: Duration.minutes(5), description: 'records the verdict (approved or rejected) in the registry' },
-  deploy: { stateName: 'Deploy', heavy: false, timeout: Duration.minutes(5), description: 'promotes an approved candidate (or leaves it approved for manual promotion)' },
+  deploy: { stateName: 'Deploy', heavy: false, timeout: Duration.minutes(5), description: 'starts the approved candidate as a canary, or promotes it (or leaves it approved for manual promotion)' },
+  canaryCheck: { stateName: 'CanaryCheck', heavy: false, timeout: Duration.minutes(5), description: 'compares the canary with the serving version on CloudWatch metrics; promotes or rolls it back' },
   notify: { stateName: 'Notify', heavy: false, timeout: Duration.minutes(5), description: 'sends the run\'s summary to the notification topic' },
 };
+
+/** How a candidate is deployed as a canary before it serves all requests. */
+export interface CanaryDeployment {
+  /**
+   * Share of the requests that name no version sent to the candidate, above 0 and at most 1.
+   * @default 0.1
+   */
+  readonly weight?: number;
+  /**
+   * How long the canary is observed before a healthy one is promoted.
+   * @default Duration.minutes(30)
+   */
+  readonly window?: Duration;
+  /**
+   * Wait between two checks of the canary (a failing canary rolls back at the first check that sees it).
+   * @default Duration.minutes(5)
+   */
+  readonly checkInterval?: Duration;
+  /**
+   * Canary requests needed before it is judged.
+   * @default 100
+   */
+  readonly minRequests?: number;
+  /**
+   * Largest excess of the canary's error rate over the serving version's (0.01 = one point).
+   * @default 0.01
+   */
+  readonly maxErrorRateIncrease?: number;
+  /**
+   * Largest ratio of the canary's p99 latency to the serving version's.
+   * @default 1.5
+   */
+  readonly latencyFactor?: number;
+}
 
 /** Properties of a {@link RetrainingPipeline}. */
 export interface RetrainingPipelineProps {
@@ -127,6 +164,13 @@ export interface RetrainingPipelineProps {
    * @default false
    */
   readonly manualApproval?: boolean;
+  /**
+   * Deploy an approved candidate as a canary, judged by CanaryCheck on the inference function's
+   * per-version CloudWatch metrics (errors, p99 latency), before it serves every request; false
+   * promotes it at once.
+   * @default {} - a canary with the defaults of CanaryDeployment
+   */
+  readonly canary?: CanaryDeployment | false;
   /**
    * Memory in MB of the train, evaluate and quantize functions (1769 MB is one vCPU).
    * @default 3008
@@ -195,6 +239,10 @@ export class RetrainingPipeline extends Construct {
     const architecture = props.architecture ?? Architecture.ARM_64;
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
     const logRemovalPolicy = props.logRemovalPolicy ?? RemovalPolicy.RETAIN;
+    const canary = props.canary === false ? undefined : props.canary ?? {};
+    const canaryWeight = canary?.weight ?? 0.1;
+    const canaryWindow = canary?.window ?? Duration.minutes(30);
+    const canaryInterval = canary?.checkInterval ?? Duration.minutes(5);
 
     if (!(maxDropPoints >= 0 && maxDropPoints <= 100)) {
       throw new Error(`maxDropPoints must be between 0 and 100 (received ${maxDropPoints})`);
@@ -203,6 +251,13 @@ export class RetrainingPipeline extends Construct {
     for (const [name, value] of [['trainMemorySize', trainMemorySize], ['memorySize', memorySize]] as const) {
       if (!Number.isInteger(value) || value < 128 || value > 10240) {
         throw new Error(`${name} must be a whole number of MB from 128 to 10240, Lambda's range (received ${value})`);
+      }
+    }
+    if (canary) {
+      if (!(canaryWeight > 0 && canaryWeight <= 1)) throw new Error(`canary.weight must be above 0 and at most 1 (received ${canaryWeight})`);
+      if (canaryWindow.toSeconds() < 60) throw new Error(`canary.window must be at least a minute (received ${canaryWindow.toHumanString()})`);
+      if (canaryInterval.toSeconds() < 1 || canaryInterval.toSeconds() > canaryWindow.toSeconds()) {
+        throw new Error(`canary.checkInterval must be at least a second and at most the window (received ${canaryInterval.toHumanString()})`);
       }
     }
     if (props.modelNames?.length === 0) throw new Error('modelNames must name at least one model when given (received [])');
@@ -234,6 +289,12 @@ export class RetrainingPipeline extends Construct {
       QUANTIZE: String(quantize),
       // Read by Deploy only: with manual approval it leaves the candidate approved.
       AUTO_APPROVE: String(!manualApproval),
+      // Read by Deploy and CanaryCheck: 0 promotes at once.
+      CANARY_WINDOW_SECONDS: String(canary ? canaryWindow.toSeconds() : 0),
+      CANARY_WEIGHT: String(canaryWeight),
+      CANARY_MIN_REQUESTS: String(canary?.minRequests ?? 100),
+      CANARY_MAX_ERROR_RATE_INCREASE: String(canary?.maxErrorRateIncrease ?? 0.01),
+      CANARY_LATENCY_FACTOR: String(canary?.latencyFactor ?? 1.5),
       S3_FORCE_PATH_STYLE: 'false',
     };
     const functions = new Map<PipelineHandler, MlopsFunction>();
@@ -258,6 +319,7 @@ export class RetrainingPipeline extends Construct {
     }
     this.functions = functions;
     this.grantStepAccess(props, topicKey);
+    if (canary) this.grantCanaryCheckAccess(props);
 
     // --- State machine --------------------------------------------------------------------------
     const failed = new Fail(this, 'Failed', {
@@ -303,9 +365,26 @@ export class RetrainingPipeline extends Construct {
       return state;
     };
 
+    const notify = task('notify').next(new Succeed(this, 'Done'));
+    const deploy = task('deploy');
+    if (canary) {
+      // Wait → check, until the check promotes or rolls back (it always decides once the window is over).
+      const wait = new Wait(this, 'CanaryWait', { comment: 'Lets the canary take traffic before the next check', time: WaitTime.duration(canaryInterval) });
+      const decided = new Choice(this, 'CanaryDecided', { comment: 'outcome "canary": not decided yet' })
+        .when(Condition.stringEquals('$.outcome', 'canary'), wait)
+        .otherwise(notify);
+      wait.next(task('canaryCheck')).next(decided);
+      deploy.next(
+        new Choice(this, 'CanaryStarted', { comment: 'Deploy started a canary (not with manual approval)' })
+          .when(Condition.stringEquals('$.outcome', 'canary'), wait)
+          .otherwise(notify),
+      );
+    } else {
+      deploy.next(notify);
+    }
     const verdict = new Choice(this, 'Verdict', { comment: 'A rejected candidate is never deployed.' })
       .when(Condition.stringEquals('$.outcome', 'rejected'), task('notify', 'NotifyRejected').next(new Succeed(this, 'CandidateRejected')))
-      .otherwise(task('deploy').next(task('notify')).next(new Succeed(this, 'Done')));
+      .otherwise(deploy);
     const definition = task('start')
       .next(task('prepare'))
       .next(task('train'))
@@ -382,6 +461,27 @@ export class RetrainingPipeline extends Construct {
         'and datasets under datasets/, and writes datasets and its own state under ' +
         'datasets/<model>/<version>/ and pipeline/<model>/<runId>/.',
     );
+    return policy;
+  }
+
+  /**
+   * CanaryCheck reads the inference function's metrics (GetMetricData) and the canary's and
+   * serving version's capture (their predicted-class mix), in a policy of its own.
+   */
+  private grantCanaryCheckAccess(props: RetrainingPipelineProps): Policy {
+    const capture = `${DataPrefixes.capture}*`;
+    const policy = new Policy(this, 'CanaryCheckAccess', {
+      statements: [
+        new PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }),
+        new PolicyStatement({ actions: ['s3:GetObject'], resources: [props.dataBucket.arnForObjects(capture)] }),
+      ],
+      roles: [this.functions.get('canaryCheck')!.role],
+    });
+    Validations.of(policy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'cloudwatch:GetMetricData supports no resource-level permissions (CloudWatch metrics have no ARNs): its only possible Resource is "*". It reads metric values only.',
+    });
+    acknowledgeWildcardResources(policy, [`/${capture}`], 'Captured requests of the canary and the serving version, under capture/<model>/<version>/ (versions are known at run time).');
     return policy;
   }
 

@@ -1,4 +1,4 @@
-import { CfnOutput, CrossStackReferences, ReferenceStrength, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CrossStackReferences, Duration, ReferenceStrength, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
@@ -64,6 +64,16 @@ export class PipelineStack extends Stack {
       quantize: config.quantize,
       manualApproval: config.manualApproval,
       trainMemorySize: config.trainMemoryMb,
+      canary: config.canary.enabled
+        ? {
+            weight: config.canary.weight,
+            window: Duration.minutes(config.canary.windowMinutes),
+            checkInterval: Duration.minutes(config.canary.checkMinutes),
+            minRequests: config.canary.minRequests,
+            maxErrorRateIncrease: config.canary.maxErrorRateIncrease,
+            latencyFactor: config.canary.latencyFactor,
+          }
+        : false,
       logRemovalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
 

@@ -9,15 +9,16 @@ export interface RunRequest {
 }
 
 /**
- * Loads a run's state, or creates it. A finished run (promoted, approved, rejected) is a
- * record, not a job: callers get it back unchanged. A failed one is reopened to resume.
+ * Loads a run's state, or creates it. A finished run (promoted, rolled back, approved, rejected)
+ * is a record, not a job: callers get it back unchanged. A failed one is reopened to resume, and
+ * one whose canary is undecided goes on checking it.
  */
 export async function openRun(ctx: PipelineContext, request: RunRequest): Promise<{ state: PipelineState; finished: boolean }> {
   const key = stateKey(request.model, request.runId);
   const existing = await loadState(ctx, key);
-  if (existing && existing.outcome !== 'running' && existing.outcome !== 'failed') return { state: existing, finished: true };
+  if (existing && !['running', 'failed', 'canary'].includes(existing.outcome)) return { state: existing, finished: true };
   const state = existing
-    ? { ...existing, outcome: 'running' as const }
+    ? { ...existing, outcome: existing.outcome === 'canary' ? ('canary' as const) : ('running' as const) }
     : PipelineStateSchema.parse({
         runId: request.runId,
         model: request.model,
@@ -43,7 +44,8 @@ export async function runStep(ctx: PipelineContext, state: PipelineState, name: 
   let next: PipelineState;
   try {
     const result = await STEPS[name]!(ctx, state);
-    next = { ...result.state, steps: { ...state.steps, [name]: { status: 'succeeded', startedAt, finishedAt: new Date().toISOString(), summary: result.summary } } };
+    const status = result.waiting ? 'waiting' : 'succeeded';
+    next = { ...result.state, steps: { ...state.steps, [name]: { status, startedAt, finishedAt: new Date().toISOString(), summary: result.summary } } };
     ctx.log?.(`pipeline ${state.runId}: ${name}: ${result.summary}`);
   } catch (error) {
     const message = (error as Error).message;
@@ -65,14 +67,20 @@ export async function runStep(ctx: PipelineContext, state: PipelineState, name: 
 
 /**
  * Runs (or resumes) a whole retraining run in order. Re-running a finished run id returns its
- * state and changes nothing; after a failed step, the same run id resumes at that step.
+ * state and changes nothing; after a failed step, the same run id resumes at that step. A step
+ * that is waiting (the canary check) runs again every `canary.checkSeconds` until it decides.
  */
 export async function runPipeline(ctx: PipelineContext, request: RunRequest): Promise<PipelineState> {
   const opened = await openRun(ctx, request);
   let state = opened.state;
   if (opened.finished) return state;
+  const sleep = ctx.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   for (const name of STEP_NAMES) {
     state = await runStep(ctx, state, name);
+    while (state.steps[name]?.status === 'waiting' && state.outcome !== 'failed') {
+      await sleep((ctx.options?.canary?.checkSeconds ?? 30) * 1000);
+      state = await runStep(ctx, state, name);
+    }
     if (state.outcome === 'failed') break;
   }
   return state;

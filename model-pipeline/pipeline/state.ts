@@ -1,11 +1,12 @@
 import { z } from 'zod';
 
 /** The steps of a retraining run, in order. */
-export const STEP_NAMES = ['prepare', 'train', 'evaluate', 'quantize', 'gate', 'register', 'deploy', 'notify'] as const;
+export const STEP_NAMES = ['prepare', 'train', 'evaluate', 'quantize', 'gate', 'register', 'deploy', 'canaryCheck', 'notify'] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
 const StepRecordSchema = z.object({
-  status: z.enum(['succeeded', 'failed']),
+  /** waiting: the step ran and has not decided yet (a canary check); it runs again. */
+  status: z.enum(['succeeded', 'failed', 'waiting']),
   startedAt: z.iso.datetime(),
   finishedAt: z.iso.datetime(),
   /** What the step decided or measured, for the run record and the dashboard. */
@@ -34,8 +35,24 @@ export const PipelineStateSchema = z.object({
     .optional(),
   quantization: z.object({ servable: z.boolean(), failures: z.array(z.string()) }).optional(),
   gate: z.object({ passed: z.boolean(), reasons: z.array(z.string()) }).optional(),
-  /** running; promoted (serving now); approved (passed, awaiting manual promotion); rejected (failed the gate); failed (a step failed). */
-  outcome: z.enum(['running', 'promoted', 'approved', 'rejected', 'failed']).default('running'),
+  /** The candidate's canary, started by deploy and decided by canaryCheck. */
+  canary: z
+    .object({
+      version: z.string(),
+      weight: z.number(),
+      startedAt: z.iso.datetime(),
+      until: z.iso.datetime(),
+      checks: z.number().int().default(0),
+      /** The last check's verdict and why. */
+      verdict: z.object({ action: z.enum(['promote', 'rollback', 'wait']), reasons: z.array(z.string()) }).optional(),
+    })
+    .optional(),
+  /**
+   * running; canary (the candidate serves a share of requests, undecided); promoted (serving now);
+   * rolled-back (its canary failed; the previous version serves); approved (passed, awaiting manual
+   * promotion); rejected (failed the gate); failed (a step failed).
+   */
+  outcome: z.enum(['running', 'canary', 'promoted', 'rolled-back', 'approved', 'rejected', 'failed']).default('running'),
 });
 
 export type PipelineState = z.infer<typeof PipelineStateSchema>;

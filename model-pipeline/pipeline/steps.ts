@@ -3,17 +3,18 @@ import { join } from 'node:path';
 import { csvLine } from '../../core/data/csv';
 import { DataPrefixes } from '../../core/layout';
 import { BlobNotFoundError, type BlobStore } from '../../core/model/blob-store';
-import { nextMinorVersion } from '../../core/model/manifest';
 import type { ClassificationReport, RegressionReport } from '../../core/model/metrics';
 import { Predictor } from '../../core/model/predictor';
-import { compareVersions, type ModelRepository } from '../../core/model/registry';
+import type { ModelRepository } from '../../core/model/registry';
 import { Random } from '../../core/random';
 import { parseCsvTable, type Table } from '../data/table';
 import { evaluateTable } from '../evaluate/evaluate';
 import { quantizePackage } from '../quantize/quantize-package';
-import { promote, setStatus } from '../registry/registry-ops';
+import { abortCanary, claimVersion, promote, promoteCanary, setStatus, startCanary } from '../registry/registry-ops';
 import { trainPackage } from '../train/train-package';
 import type { ModelKind } from '../train/trainer';
+import { type CanaryThresholds, decideCanary, type VersionWindowStats } from './canary';
+import { captureClassCounts } from './capture-counts';
 import type { PipelineState } from './state';
 
 /** A message for the on-call channel (SNS in AWS; a file and the log locally). */
@@ -40,6 +41,23 @@ export interface PipelineOptions {
   readonly quantize?: boolean;
   /** Promote without waiting for a person. @default true */
   readonly autoApprove?: boolean;
+  /**
+   * Deploy starts a canary instead of promoting at once; canaryCheck promotes or rolls it back
+   * from the two versions' request stats (needs `PipelineContext.versionStats`).
+   * @default - off: deploy promotes at once
+   */
+  readonly canary?: CanaryOptions;
+}
+
+/** How a candidate's canary runs and is judged. */
+export interface CanaryOptions {
+  /** Share of the requests that name no version sent to the candidate. @default 0.1 */
+  readonly weight?: number;
+  /** Length of the observation window in seconds. @default 600 */
+  readonly windowSeconds?: number;
+  /** Seconds between checks of the local runner (Step Functions has its own Wait state). @default 30 */
+  readonly checkSeconds?: number;
+  readonly thresholds?: CanaryThresholds;
 }
 
 /** What every step needs; the local runner and the Lambda steps build the same. */
@@ -53,9 +71,14 @@ export interface PipelineContext {
   readonly options?: PipelineOptions;
   readonly log?: (line: string) => void;
   readonly now?: () => Date;
+  /** What a model version did between two instants: the canary check compares canary and serving version with it. */
+  readonly versionStats?: (model: string, version: string, since: Date, until: Date) => Promise<VersionWindowStats>;
+  /** Waits between canary checks of the local runner. @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
-export type Step = (ctx: PipelineContext, state: PipelineState) => Promise<{ state: PipelineState; summary: string }>;
+/** A step's result; `waiting` asks to run the step again later (a canary check without a verdict). */
+export type Step = (ctx: PipelineContext, state: PipelineState) => Promise<{ state: PipelineState; summary: string; waiting?: boolean }>;
 
 async function readOptional(store: BlobStore, key: string): Promise<Uint8Array | null> {
   try {
@@ -117,8 +140,8 @@ export const prepare: Step = async (ctx, state) => {
 /** Trains the candidate version with the serving version's settings. */
 export const train: Step = async (ctx, state) => {
   const serving = await ctx.models.load(state.model, state.servingVersion);
-  const versions = await ctx.models.listVersions(state.model);
-  const candidate = state.candidateVersion ?? nextMinorVersion(versions.sort(compareVersions).at(-1) ?? state.servingVersion);
+  // Claimed with a create-if-absent write: concurrent runs of one model get distinct numbers.
+  const candidate = state.candidateVersion ?? (await claimVersion(ctx.models, state.model, state.runId, state.servingVersion));
   await mkdir(ctx.workDir, { recursive: true });
   const local = join(ctx.workDir, `${state.runId}-train.csv`);
   await writeFile(local, await ctx.data.read(state.data!.train));
@@ -204,17 +227,76 @@ export const register: Step = async (ctx, state) => {
   return { state: { ...state, outcome: 'rejected' }, summary: `${candidate} rejected` };
 };
 
-/** Makes an approved candidate the serving version (the previous one stays for rollback). */
+/**
+ * Makes an approved candidate serve: at once, or with `canary` options as a canary taking a share
+ * of the requests until canaryCheck decides (the previous version stays for rollback either way).
+ */
 export const deploy: Step = async (ctx, state) => {
   if (state.outcome === 'rejected') return { state, summary: `nothing to deploy; ${state.servingVersion} keeps serving` };
   if (ctx.options?.autoApprove === false) return { state: { ...state, outcome: 'approved' }, summary: `${state.candidateVersion} awaits manual promotion (mlops models promote)` };
+  const canary = ctx.options?.canary;
+  if (canary) {
+    const now = (ctx.now ?? (() => new Date()))();
+    const weight = canary.weight ?? 0.1;
+    const until = new Date(now.getTime() + (canary.windowSeconds ?? 600) * 1000);
+    const registry = await startCanary(ctx.models, state.model, state.candidateVersion!, { weight, until, runId: state.runId, now });
+    const started = registry.canary!;
+    return {
+      state: { ...state, outcome: 'canary', canary: { version: started.version, weight: started.weight, startedAt: started.startedAt, until: started.until ?? until.toISOString(), checks: 0 } },
+      summary: `${started.version} takes ${+(started.weight * 100).toFixed(2)}% of requests as a canary until ${started.until}; ${registry.serving} serves the rest`,
+    };
+  }
   await promote(ctx.models, state.model, state.candidateVersion!, `promoted by run ${state.runId}`);
   return { state: { ...state, outcome: 'promoted' }, summary: `${state.candidateVersion} now serves; ${state.servingVersion} kept for rollback` };
 };
 
+/**
+ * Judges the running canary from the canary's and the serving version's stats since it started
+ * (errors, p99 latency, and the predicted-class mix of their capture): promotes it, rolls it back
+ * (the serving version is untouched, the registry records why), or asks to be run again.
+ * Idempotent: a canary decided by a person meanwhile is recorded as such.
+ */
+export const canaryCheck: Step = async (ctx, state) => {
+  const canary = state.canary;
+  if (state.outcome !== 'canary' || !canary) return { state, summary: 'no canary to check' };
+  const registry = await ctx.models.registryOf(state.model);
+  if (registry.canary?.version !== canary.version) {
+    if (registry.serving === canary.version) return { state: { ...state, outcome: 'promoted' }, summary: `${canary.version} was promoted outside the run during its canary` };
+    return { state: { ...state, outcome: 'rolled-back' }, summary: `${canary.version}'s canary was ended outside the run` };
+  }
+  if (!ctx.versionStats) throw new Error('no per-version request stats to judge the canary with (PipelineContext.versionStats)');
+  const now = (ctx.now ?? (() => new Date()))();
+  const since = new Date(canary.startedAt);
+  const serving = registry.serving ?? state.servingVersion;
+  const [canaryStats, servingStats, canaryClasses, servingClasses] = await Promise.all([
+    ctx.versionStats(state.model, canary.version, since, now),
+    ctx.versionStats(state.model, serving, since, now),
+    captureClassCounts(ctx.data, state.model, canary.version, since, now),
+    captureClassCounts(ctx.data, state.model, serving, since, now),
+  ]);
+  const verdict = decideCanary(
+    { canary: { ...canaryStats, classCounts: canaryClasses }, serving: { ...servingStats, classCounts: servingClasses }, windowEnded: now.getTime() >= Date.parse(canary.until) },
+    ctx.options?.canary?.thresholds,
+  );
+  const checked = { ...canary, checks: canary.checks + 1, verdict };
+  const why = verdict.reasons.join('; ');
+  if (verdict.action === 'wait') return { state: { ...state, canary: checked }, summary: `waiting: ${why}`, waiting: true };
+  if (verdict.action === 'promote') {
+    await promoteCanary(ctx.models, state.model, `promoted after its canary in run ${state.runId}: ${why}`);
+    return { state: { ...state, canary: checked, outcome: 'promoted' }, summary: `canary healthy, ${canary.version} promoted: ${why}` };
+  }
+  await abortCanary(ctx.models, state.model, why);
+  return { state: { ...state, canary: checked, outcome: 'rolled-back' }, summary: `canary rolled back, ${serving} keeps serving: ${why}` };
+};
+
 /** Tells the on-call channel what happened. */
 export const notify: Step = async (ctx, state) => {
-  const subject = state.outcome === 'promoted' ? `${state.model}: ${state.candidateVersion} promoted` : `${state.model}: candidate ${state.candidateVersion} ${state.outcome}`;
+  const subject =
+    state.outcome === 'promoted'
+      ? `${state.model}: ${state.candidateVersion} promoted`
+      : state.outcome === 'rolled-back'
+        ? `${state.model}: canary ${state.candidateVersion} rolled back`
+        : `${state.model}: candidate ${state.candidateVersion} ${state.outcome}`;
   const message = [
     `Run ${state.runId} (${state.trigger.kind}: ${state.trigger.reason})`,
     ...Object.entries(state.steps).map(([name, record]) => `${name}: ${record!.summary}`),
@@ -223,7 +305,7 @@ export const notify: Step = async (ctx, state) => {
   return { state, summary: `sent "${subject}"` };
 };
 
-export const STEPS: Readonly<Record<string, Step>> = { prepare, train, evaluate, quantize, gate, register, deploy, notify };
+export const STEPS: Readonly<Record<string, Step>> = { prepare, train, evaluate, quantize, gate, register, deploy, canaryCheck, notify };
 
 /** A stable 32-bit seed from a run id. */
 function hash(text: string): number {

@@ -28,7 +28,7 @@ describe('parseConfig', () => {
       },
       batch: { memoryMb: 3008, timeoutMinutes: 15, maxConcurrency: 10, chunkRows: 1024, alarmOnDlq: true },
       monitoring: { scheduleMinutes: 60, minRows: 200, confirmRuns: 2, ofLastRuns: 3, cooldownHours: 24, memoryMb: 1024 },
-      pipeline: { maxDropPoints: 0.5, epochs: 40, quantize: true, manualApproval: false, trainMemoryMb: 3008 },
+      pipeline: { maxDropPoints: 0.5, epochs: 40, quantize: true, manualApproval: false, trainMemoryMb: 3008, canary: { enabled: true, weight: 0.1, windowMinutes: 30, checkMinutes: 5, minRequests: 100, maxErrorRateIncrease: 0.01, latencyFactor: 1.5 } },
       removalPolicy: 'retain',
     });
   });
@@ -145,7 +145,7 @@ describe('parseConfig', () => {
   it('fills in the pipeline defaults a partial pipeline section leaves out', () => {
     const config = parseConfig({ stage: 'dev', pipeline: { manualApproval: true } });
 
-    expect(config.pipeline).toEqual({ maxDropPoints: 0.5, epochs: 40, quantize: true, manualApproval: true, trainMemoryMb: 3008 });
+    expect(config.pipeline).toEqual({ maxDropPoints: 0.5, epochs: 40, quantize: true, manualApproval: true, trainMemoryMb: 3008, canary: { enabled: true, weight: 0.1, windowMinutes: 30, checkMinutes: 5, minRequests: 100, maxErrorRateIncrease: 0.01, latencyFactor: 1.5 } });
   });
 
   it('keeps a pipeline maxDropPoints of 0: a candidate must be at least as good', () => {
@@ -162,6 +162,15 @@ describe('parseConfig', () => {
 
   it("rejects a pipeline train memory above Lambda's 10240 MB", () => {
     expect(() => parseConfig({ stage: 'dev', pipeline: { trainMemoryMb: 10241 } })).toThrow(/pipeline\.trainMemoryMb: .*\(received 10241\)/);
+  });
+
+  it('rejects a canary check interval longer than its window, naming the key', () => {
+    expect(() => parseConfig({ stage: 'dev', pipeline: { canary: { windowMinutes: 10, checkMinutes: 15 } } })).toThrow(/pipeline\.canary\.checkMinutes: must be at most windowMinutes/);
+  });
+
+  it('rejects a canary weight of 0 or above 1, naming the key', () => {
+    expect(() => parseConfig({ stage: 'dev', pipeline: { canary: { weight: 0 } } })).toThrow(/pipeline\.canary\.weight/);
+    expect(() => parseConfig({ stage: 'dev', pipeline: { canary: { weight: 1.5 } } })).toThrow(/pipeline\.canary\.weight/);
   });
 
   it('rejects an unknown pipeline key', () => {

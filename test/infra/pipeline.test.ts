@@ -153,6 +153,9 @@ const MODEL_OBJECTS = /^Mlops-test-Storage:ExportsOutputFnGetAttModelBucket\w+\/
 const dataObjects = (prefix: string) => expect.stringMatching(new RegExp(`${DATA_OBJECTS.source}${prefix.replaceAll('/', '\\/')}\\*$`));
 const modelObjects = () => expect.stringMatching(new RegExp(`${MODEL_OBJECTS.source}models\\/\\*$`));
 const PLATFORM_KEY = { 'Fn::ImportValue': expect.stringMatching(/^Mlops-test-Storage:ExportsOutputFnGetAttKey/) };
+/** The monitoring stack's alarm topic and its key: the pipeline notifies on-call there. */
+const ALARM_TOPIC = /^Mlops-test-Monitoring:ExportsOutputRefAlarmTopic/;
+const ALARM_TOPIC_KEY = { 'Fn::ImportValue': expect.stringMatching(/^Mlops-test-Monitoring:ExportsOutputFnGetAttAlarmTopicKey/) };
 
 describe('PipelineStack', () => {
   const { platform, stack, template } = synthPlatform();
@@ -160,7 +163,7 @@ describe('PipelineStack', () => {
   const definition = definitionOf(template);
   const tasks = Object.entries(definition.States).filter(([, state]) => state.Type === 'Task');
   const functionArn = (handler: PipelineHandler) => `<${logicalId(pipeline.functions.get(handler)!)}.Arn>`;
-  const topicRef = { Ref: logicalId(pipeline.notifyTopic) };
+  const topicRef = { 'Fn::ImportValue': expect.stringMatching(ALARM_TOPIC) };
 
   it('is named after the stage and deployed to the configured region', () => {
     expect(stack.stackName).toBe('Mlops-test-Pipeline');
@@ -188,13 +191,29 @@ describe('PipelineStack', () => {
       expect(propertiesOf(template, pipeline.logGroup)).toMatchObject({ RetentionInDays: 30 });
     });
 
-    it('runs Start → Prepare → Train → Evaluate → Quantize → Gate → Register → Verdict, then Deploy → Notify → Done', () => {
+    it('runs Start → Prepare → Train → Evaluate → Quantize → Gate → Register → Verdict, then Deploy → CanaryStarted', () => {
       const verdict = definition.States.Verdict!;
 
       expect(mainPath(definition)).toEqual(['Start', 'Prepare', 'Train', 'Evaluate', 'Quantize', 'Gate', 'Register', 'Verdict']);
       expect(verdict.Type).toBe('Choice');
-      expect(mainPath(definition, verdict.Default)).toEqual(['Deploy', 'Notify', 'Done']);
+      expect(mainPath(definition, verdict.Default)).toEqual(['Deploy', 'CanaryStarted']);
       expect(definition.States.Done?.Type).toBe('Succeed');
+    });
+
+    it('after Deploy, loops CanaryWait → CanaryCheck while the outcome is "canary", then Notify → Done', () => {
+      const started = definition.States.CanaryStarted!;
+      const decided = definition.States.CanaryDecided!;
+      const onCanary = (choice: State) => choice.Choices?.find((c) => JSON.stringify(c) === JSON.stringify({ Variable: '$.outcome', StringEquals: 'canary', Next: c.Next }))?.Next;
+
+      expect(onCanary(started)).toBe('CanaryWait');
+      expect(started.Default).toBe('Notify');
+      expect(mainPath(definition, 'CanaryWait')).toEqual(['CanaryWait', 'CanaryCheck', 'CanaryDecided']);
+      expect(onCanary(decided)).toBe('CanaryWait');
+      expect(mainPath(definition, decided.Default)).toEqual(['Notify', 'Done']);
+    });
+
+    it('waits the configured check interval (5 minutes by default) between canary checks', () => {
+      expect(definition.States.CanaryWait).toMatchObject({ Type: 'Wait', Seconds: 300 });
     });
 
     it('invokes, in each task, the function of the step it is named after', () => {
@@ -213,7 +232,7 @@ describe('PipelineStack', () => {
     });
 
     it('retries every task 3 times, 5 s apart and doubling, on Lambda service errors and throttling', () => {
-      expect(tasks.length).toBe(11);
+      expect(tasks.length).toBe(12);
       for (const [name, state] of tasks.filter(([, s]) => s.Resource?.endsWith('.Arn>'))) {
         expect(state.Retry, name).toEqual([
           {
@@ -249,7 +268,7 @@ describe('PipelineStack', () => {
         Type: 'Task',
         Resource: 'arn:<AWS::Partition>:states:::sns:publish',
         Parameters: {
-          TopicArn: `<${topicRef.Ref}>`,
+          TopicArn: expect.stringMatching(ALARM_TOPIC),
           Subject: 'MLOps retraining run failed',
           Message: expect.objectContaining({ 'execution.$': '$$.Execution.Id', 'input.$': '$$.Execution.Input', 'error.$': '$.error' }),
         },
@@ -324,6 +343,11 @@ describe('PipelineStack', () => {
 
         expect(Object.keys(vars).sort()).toEqual([
           'AUTO_APPROVE',
+          'CANARY_LATENCY_FACTOR',
+          'CANARY_MAX_ERROR_RATE_INCREASE',
+          'CANARY_MIN_REQUESTS',
+          'CANARY_WEIGHT',
+          'CANARY_WINDOW_SECONDS',
           'DATA_BUCKET',
           'EPOCHS',
           'MAX_DROP_POINTS',
@@ -334,6 +358,7 @@ describe('PipelineStack', () => {
           'S3_FORCE_PATH_STYLE',
         ]);
         expect(vars).toMatchObject({ AUTO_APPROVE: 'true', EPOCHS: '40', MAX_DROP_POINTS: '0.5', QUANTIZE: 'true', S3_FORCE_PATH_STYLE: 'false' });
+        expect(vars).toMatchObject({ CANARY_WINDOW_SECONDS: '1800', CANARY_WEIGHT: '0.1', CANARY_MIN_REQUESTS: '100', CANARY_MAX_ERROR_RATE_INCREASE: '0.01', CANARY_LATENCY_FACTOR: '1.5' });
       }
     });
 
@@ -349,22 +374,12 @@ describe('PipelineStack', () => {
   });
 
   describe('notification topic', () => {
-    it("is encrypted with the platform's KMS key", () => {
-      expect(only(template, 'AWS::SNS::Topic').KmsMasterKeyId).toEqual(PLATFORM_KEY);
+    it("is the monitoring stack's alarm topic, so on-call gets one topic: the pipeline stack creates none", () => {
+      expect(pipeline.notifyTopic).toBe(platform.monitoring!.alarmTopic);
+      template.resourceCountIs('AWS::SNS::Topic', 0);
     });
 
-    it('denies every publish that is not sent over TLS', () => {
-      template.hasResourceProperties('AWS::SNS::TopicPolicy', {
-        Topics: [topicRef],
-        PolicyDocument: {
-          Statement: Match.arrayWith([
-            Match.objectLike({ Effect: 'Deny', Action: 'sns:Publish', Principal: '*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-          ]),
-        },
-      });
-    });
-
-    it('has no subscription without an alarm email', () => {
+    it('has no subscription of its own', () => {
       template.resourceCountIs('AWS::SNS::Subscription', 0);
     });
   });
@@ -412,11 +427,11 @@ describe('PipelineStack', () => {
       expect([...actions].sort()).toEqual(['s3:GetObject', 's3:ListBucket', 's3:PutObject']);
     });
 
-    it('allow s3:GetObject only under models/, labels/, datasets/ and pipeline/', () => {
+    it('allow s3:GetObject only under models/, labels/, datasets/ and pipeline/, and capture/ to the canary check', () => {
       const gets = resourcesAllowed(template, 's3:GetObject');
 
-      expect(gets).toEqual(expect.arrayContaining([modelObjects(), dataObjects('labels/'), dataObjects('datasets/'), dataObjects('pipeline/')]));
-      expect(gets).toHaveLength(4);
+      expect(gets).toEqual(expect.arrayContaining([modelObjects(), dataObjects('labels/'), dataObjects('datasets/'), dataObjects('pipeline/'), dataObjects('capture/')]));
+      expect(gets).toHaveLength(5);
     });
 
     it('allow s3:PutObject only under models/, datasets/ and pipeline/', () => {
@@ -433,19 +448,19 @@ describe('PipelineStack', () => {
       ]);
     });
 
-    it('give no object access to a whole bucket: every object resource ends with one of the four prefixes', () => {
+    it('give no object access to a whole bucket: every object resource ends with one of the five prefixes', () => {
       const objectResources = s3.flatMap((s) => list(s.Resource).map(flattenCfnReference)).filter((r) => r.includes('/'));
 
-      for (const resource of objectResources) expect(resource).toMatch(/\/(models|labels|datasets|pipeline)\/\*$/);
+      for (const resource of objectResources) expect(resource).toMatch(/\/(models|labels|datasets|pipeline|capture)\/\*$/);
       expect(objectResources.length).toBeGreaterThan(0);
     });
 
-    it('allow kms:Decrypt and kms:GenerateDataKey on the platform key, only through S3 and SNS', () => {
+    it("allow kms:Decrypt and kms:GenerateDataKey on the platform key only through S3, and on the alarm topic's key only through SNS", () => {
       const kms = step.filter((s) => list(s.Action).some((a) => String(a).startsWith('kms:')));
 
       expect(kms).toEqual([
         { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: PLATFORM_KEY, Condition: { StringEquals: { 'kms:ViaService': 's3.us-east-1.amazonaws.com' } } },
-        { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: PLATFORM_KEY, Condition: { StringEquals: { 'kms:ViaService': 'sns.us-east-1.amazonaws.com' } } },
+        { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: ALARM_TOPIC_KEY, Condition: { StringEquals: { 'kms:ViaService': 'sns.us-east-1.amazonaws.com' } } },
       ]);
     });
 
@@ -473,7 +488,7 @@ describe('PipelineStack', () => {
       expect(smStatements).toEqual(
         expect.arrayContaining([
           { Effect: 'Allow', Action: 'sns:Publish', Resource: topicRef },
-          { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: PLATFORM_KEY, Condition: { StringEquals: { 'kms:ViaService': 'sns.us-east-1.amazonaws.com' } } },
+          { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: ALARM_TOPIC_KEY, Condition: { StringEquals: { 'kms:ViaService': 'sns.us-east-1.amazonaws.com' } } },
         ]),
       );
     });
@@ -494,7 +509,7 @@ describe('PipelineStack', () => {
     const manual = template.findOutputs('ManualStart').ManualStart?.Value;
 
     template.hasOutput('StateMachineArn', { Value: { Ref: logicalId(pipeline.stateMachine) } });
-    template.hasOutput('NotifyTopicArn', { Value: topicRef });
+    template.hasOutput('NotifyTopicArn', { Value: { 'Fn::ImportValue': Match.stringLikeRegexp(ALARM_TOPIC.source) } });
     expect(manual).toEqual({
       'Fn::Join': [
         '',
@@ -521,7 +536,7 @@ describe('PipelineStack settings', () => {
   it('gives train, evaluate and quantize the configured memory, and leaves the others at 1024 MB', () => {
     const { template } = synthPlatform({ trainMemoryMb: 6144 });
 
-    expect(propertiesOfAll(template, 'AWS::Lambda::Function').map((fn) => fn.MemorySize).sort()).toEqual([1024, 1024, 1024, 1024, 1024, 1024, 6144, 6144, 6144]);
+    expect(propertiesOfAll(template, 'AWS::Lambda::Function').map((fn) => fn.MemorySize).sort()).toEqual([1024, 1024, 1024, 1024, 1024, 1024, 1024, 6144, 6144, 6144]);
   });
 
   it('with manualApproval, sets AUTO_APPROVE=false, so Deploy leaves the candidate approved, and outputs the promote command', () => {
@@ -540,10 +555,41 @@ describe('PipelineStack settings', () => {
     expect(JSON.stringify(definitionOf(template))).not.toContain('waitForTaskToken');
   });
 
-  it('subscribes the alarm email to the topic', () => {
-    const { template } = synthPlatform({}, { alarmEmail: 'oncall@example.com' });
+  it("reaches the alarm email through the monitoring stack's alarm topic, with no second subscription", () => {
+    const { platform, template } = synthPlatform({}, { alarmEmail: 'oncall@example.com' });
 
-    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+    Template.fromStack(platform.monitoring!).hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+
+  it('with canary settings, passes them to the functions and waits the check interval', () => {
+    const { template } = synthPlatform({ canary: { weight: 0.25, windowMinutes: 60, checkMinutes: 2, minRequests: 500, maxErrorRateIncrease: 0.02, latencyFactor: 2 } });
+
+    for (const fn of propertiesOfAll(template, 'AWS::Lambda::Function')) {
+      expect(variables(fn)).toMatchObject({ CANARY_WINDOW_SECONDS: '3600', CANARY_WEIGHT: '0.25', CANARY_MIN_REQUESTS: '500', CANARY_MAX_ERROR_RATE_INCREASE: '0.02', CANARY_LATENCY_FACTOR: '2' });
+    }
+    expect(definitionOf(template).States.CanaryWait).toMatchObject({ Type: 'Wait', Seconds: 120 });
+  });
+
+  it('with the canary disabled, goes from Deploy straight to Notify and has no CanaryCheck', () => {
+    const { template } = synthPlatform({ canary: { enabled: false } });
+    const definition = definitionOf(template);
+
+    expect(mainPath(definition, 'Deploy')).toEqual(['Deploy', 'Notify', 'Done']);
+    expect(definition.States).not.toHaveProperty('CanaryCheck');
+    for (const fn of propertiesOfAll(template, 'AWS::Lambda::Function')) expect(variables(fn).CANARY_WINDOW_SECONDS).toBe('0');
+  });
+
+  it('lets only the canary check read CloudWatch metrics, with GetMetricData and nothing else of CloudWatch', () => {
+    const { stack, template } = synthPlatform();
+    const policy = statementsOf(template, stack.pipeline.node.findChild('CanaryCheckAccess'));
+    const cloudWatch = statements(template).filter((s) => list(s.Action).some((a) => String(a).startsWith('cloudwatch:')));
+
+    expect(cloudWatch).toEqual([{ Effect: 'Allow', Action: 'cloudwatch:GetMetricData', Resource: '*' }]);
+    expect(policy).toContainEqual(cloudWatch[0]);
+    expect((propertiesOf(template, stack.pipeline.node.findChild('CanaryCheckAccess')).Roles as Array<{ Ref: string }>).map((r) => r.Ref)).toEqual([
+      logicalId(stack.pipeline.functions.get('canaryCheck')!.role),
+    ]);
   });
 
   it('starts on drift of every configured model', () => {
@@ -553,11 +599,23 @@ describe('PipelineStack settings', () => {
     Template.fromStack(pipeline!).hasResourceProperties('AWS::Events::Rule', { EventPattern: Match.objectLike({ detail: { model: ['demo', 'fraud'] } }) });
   });
 
-  it("encrypts the topic with SNS's AWS managed key, and grants no KMS permission, when the buckets use S3-managed keys", () => {
+  it("grants KMS use only on the alarm topic's key, through SNS, when the buckets use S3-managed keys", () => {
     const { template } = synthPlatform({}, { storage: { useKmsKey: false } });
+    const kms = statements(template).filter((s) => list(s.Action).some((a) => String(a).startsWith('kms:')));
+
+    expect(kms.length).toBeGreaterThan(0);
+    for (const statement of kms) expect(statement).toMatchObject({ Resource: ALARM_TOPIC_KEY, Condition: { StringEquals: { 'kms:ViaService': 'sns.us-east-1.amazonaws.com' } } });
+  });
+
+  it('creates its own encrypted, TLS-only topic when it is given none (the construct on its own)', () => {
+    const stack = new Stack(testApp({ builtinCloudFormationValidation: false }), 'Own', { env: { region: 'us-east-1' } });
+    new RetrainingPipeline(stack, 'Pipeline', { modelBucket: Bucket.fromBucketName(stack, 'Models', 'models-bucket'), dataBucket: Bucket.fromBucketName(stack, 'Data', 'data-bucket') });
+    const template = Template.fromStack(stack);
 
     expect(JSON.stringify(only(template, 'AWS::SNS::Topic').KmsMasterKeyId)).toContain(':alias/aws/sns');
-    expect(statements(template).flatMap((s) => list(s.Action)).filter((a) => String(a).startsWith('kms:'))).toEqual([]);
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
   });
 
   it('is left out when no model is configured', () => {
@@ -665,8 +723,14 @@ describe('cdk-nag', () => {
       for (const id of ids) expect(id).toMatch(/^AwsSolutions-IAM5\[Resource::<Pipeline\w+Function\w+\.Arn>:\*\]$/);
     });
 
+    it("name the canary check's capture wildcard and GetMetricData's \"*\" (CloudWatch metrics have no ARNs), and no other", () => {
+      const ids = acks.filter((a) => a.path === 'Mlops-test-Pipeline/Pipeline/CanaryCheckAccess').map((a) => a.id).sort();
+
+      expect(ids).toEqual(['AwsSolutions-IAM5[Resource::*]', expect.stringMatching(/^AwsSolutions-IAM5\[Resource::Mlops-test-Storage:ExportsOutputFnGetAttDataBucket\w+\/capture\/\*\]$/)]);
+    });
+
     it('acknowledge nothing else but "*" resources of X-Ray and log delivery', () => {
-      const others = acks.filter((a) => !a.path.endsWith('/StepAccess') && !a.path.endsWith('/StateMachine/Role/DefaultPolicy'));
+      const others = acks.filter((a) => !a.path.endsWith('/StepAccess') && !a.path.endsWith('/CanaryCheckAccess') && !a.path.endsWith('/StateMachine/Role/DefaultPolicy'));
 
       expect([...new Set(others.map((a) => a.id))]).toEqual(['AwsSolutions-IAM5[Resource::*]']);
     });
