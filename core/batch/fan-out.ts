@@ -64,9 +64,10 @@ export interface FanOutOptions {
  * about `partBytes` at record boundaries, and stages the plan. Skips an input already scored by
  * the serving version; fails the job (manifest) when the model cannot be loaded or the Parquet
  * file cannot be read. Gzip input is planned as one part: it cannot be read from the middle.
+ * `version` pins the model version (the one the execution was started for); by default the serving one.
  */
-export async function planBatchJob(inputKey: string, deps: BatchJobDependencies, options: FanOutOptions): Promise<PlanOutcome> {
-  const prepared = await prepareJob(inputKey, deps);
+export async function planBatchJob(inputKey: string, deps: BatchJobDependencies, options: FanOutOptions & { readonly version?: string }): Promise<PlanOutcome> {
+  const prepared = await prepareJob(inputKey, deps, options.version);
   if ('status' in prepared) return prepared;
   return planPrepared(inputKey, prepared, deps, options);
 }
@@ -210,10 +211,9 @@ export async function mergeBatchJob(planKey: string, deps: BatchJobDependencies)
  * Records that a fan-out job failed for a reason outside the file (a part kept crashing, a
  * timeout): a failed manifest unless the job already succeeded, and staged parts removed.
  */
-export async function failFanOutJob(inputKey: string, version: string, reason: string, deps: BatchJobDependencies): Promise<BatchJobOutcome> {
+export async function failFanOutJob(inputKey: string, etag: string, version: string, reason: string, deps: BatchJobDependencies): Promise<BatchJobOutcome> {
   const keys = batchKeys(inputKey);
   const head = await deps.store.head(inputKey);
-  const etag = head?.etag ?? 'unknown';
   const done = await alreadyScored(deps.store, keys, etag, version);
   if (done) return done;
   const planKey = jobStagingKeys(keys, etag, version).plan;

@@ -67,9 +67,10 @@ export interface PreparedJob {
 /**
  * Everything before scoring an input, shared by the single-run and the fan-out paths: a key that
  * is no batch input, a vanished object, or an input already scored by the same model version is
- * skipped; a model that cannot be loaded fails the job with a manifest saying why.
+ * skipped; a model that cannot be loaded fails the job with a manifest saying why. Without
+ * `version`, the model's serving version scores.
  */
-export async function prepareJob(inputKey: string, deps: BatchJobDependencies): Promise<PreparedJob | BatchJobOutcome> {
+export async function prepareJob(inputKey: string, deps: BatchJobDependencies, version?: string): Promise<PreparedJob | BatchJobOutcome> {
   let keys: BatchKeys;
   try {
     keys = batchKeys(inputKey);
@@ -87,7 +88,7 @@ export async function prepareJob(inputKey: string, deps: BatchJobDependencies): 
 
   let scorer: Scorer & { readonly modelFile: string };
   try {
-    scorer = await deps.scorerFor(keys.model);
+    scorer = await deps.scorerFor(keys.model, version);
   } catch (error) {
     return writeFailedManifest(deps.store, keys.manifest, base, { name: keys.model, version: 'none', file: 'none' }, startedAt, `model "${keys.model}" cannot be loaded: ${(error as Error).message}`);
   }
