@@ -174,6 +174,7 @@ export async function scoreCsv(
    */
   const fastRow = (line: number, bytes: Uint8Array, start: number, limit: number): number => {
     const { kinds, targets: columnTargets, mins, maxs } = plan;
+    if (start >= limit) return -1;
     const first = bytes[start];
     if (first === NEWLINE || first === CARRIAGE_RETURN) return -1;
     const chunk = pipeline.current;
@@ -244,19 +245,9 @@ export async function scoreCsv(
   };
 
   let lineNumber = options.lineOffset ?? 0;
-  let carry: Uint8Array = new Uint8Array(0);
-  let first = true;
-  for await (const piece of source) {
-    let bytes = typeof piece === 'string' ? new TextEncoder().encode(piece) : piece;
-    if (carry.length) {
-      const joined = new Uint8Array(carry.length + bytes.length);
-      joined.set(carry);
-      joined.set(bytes, carry.length);
-      bytes = joined;
-    }
-    let start = 0;
-    if (first && bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3;
-    if (bytes.length) first = false;
+
+  /** Scores the complete lines of `bytes` from `start`; returns where the unfinished last line starts. */
+  const scoreLines = async (bytes: Uint8Array, start: number): Promise<number> => {
     // Position of the next quote in the buffer, searched again only once passed: rows rarely have one.
     let nextQuote = bytes.indexOf(QUOTE, start);
     for (;;) {
@@ -274,7 +265,7 @@ export async function scoreCsv(
         }
       }
       const nl = bytes.indexOf(NEWLINE, start);
-      if (nl < 0) break;
+      if (nl < 0) return start;
       const end = nl > start && bytes[nl - 1] === CARRIAGE_RETURN ? nl - 1 : nl;
       lineNumber++;
       if (nextQuote >= 0 && nextQuote < start) nextQuote = bytes.indexOf(QUOTE, start);
@@ -290,6 +281,30 @@ export async function scoreCsv(
       await drainAssembled();
       start = nl + 1;
     }
+  };
+
+  let carry: Uint8Array = new Uint8Array(0);
+  let first = true;
+  for await (const piece of source) {
+    // A plain Uint8Array view, whatever the source yields (Buffer, say): one shape keeps the parser's optimized code.
+    let bytes = typeof piece === 'string' ? new TextEncoder().encode(piece) : new Uint8Array(piece.buffer, piece.byteOffset, piece.byteLength);
+    if (carry.length) {
+      // Only the line that straddles the two pieces is copied, not the whole piece.
+      const nl = bytes.indexOf(NEWLINE);
+      const head = new Uint8Array(carry.length + (nl < 0 ? bytes.length : nl + 1));
+      head.set(carry);
+      head.set(bytes.subarray(0, head.length - carry.length), carry.length);
+      if (nl < 0) {
+        carry = head;
+        continue;
+      }
+      carry = head.subarray(await scoreLines(head, 0));
+      bytes = bytes.subarray(nl + 1);
+    }
+    let start = 0;
+    if (first && bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3;
+    if (bytes.length) first = false;
+    start = await scoreLines(bytes, start);
     carry = bytes.slice(start);
     // Errors are flushed as they accumulate so their memory stays bounded too.
     if (errorText.length > 1 << 20) {

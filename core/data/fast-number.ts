@@ -84,7 +84,8 @@ export const scan = { end: 0 };
 export function scanDecimal(bytes: Uint8Array, start: number, limit: number): number {
   let i = start;
   const sign = i < limit ? bytes[i]! : 0;
-  if (sign === 45 /* - */ || sign === 43 /* + */) i++;
+  const negative = sign === 45; /* - */
+  if (negative || sign === 43 /* + */) i++;
   let mantissa = 0;
   const integerStart = i;
   for (; i < limit; i++) {
@@ -104,31 +105,36 @@ export function scanDecimal(bytes: Uint8Array, start: number, limit: number): nu
     digits += i - fractionStart;
     scale = fractionStart - i;
   }
-  if (digits === 0 || mantissa >= 1e15) {
-    scan.end = i;
-    return NAN_FALLBACK;
+  scan.end = i;
+  if (digits === 0 || mantissa >= 1e15) return NAN_FALLBACK;
+  if (i < limit && (bytes[i] === 101 || bytes[i] === 69) /* e E */) return withExponent(bytes, i + 1, limit, mantissa, scale, negative);
+  if (mantissa === 0) return negative ? -0 : 0;
+  if (scale < -22) return NAN_FALLBACK;
+  const value = mantissa / POW10[-scale]!;
+  return negative ? -value : value;
+}
+
+/** The rest of scanDecimal for a number with an exponent (from the byte after the `e`); kept apart so the common case stays small enough to inline. */
+function withExponent(bytes: Uint8Array, i: number, limit: number, mantissa: number, scale: number, negative: boolean): number {
+  let exponentNegative = false;
+  let c = i < limit ? bytes[i]! : 0;
+  if (c === 45 || c === 43) {
+    exponentNegative = c === 45;
+    i++;
   }
-  if (i < limit && (bytes[i] === 101 || bytes[i] === 69) /* e E */) {
-    let exponentNegative = false;
-    let c = ++i < limit ? bytes[i]! : 0;
-    if (c === 45 || c === 43) {
-      exponentNegative = c === 45;
-      i++;
-    }
-    const exponentStart = i;
-    let exponent = 0;
-    for (; i < limit; i++) {
-      c = bytes[i]! - 48;
-      if (c < 0 || c > 9) break;
-      // Beyond 1e22 either way is the general path's anyway; stop growing before precision is lost.
-      if (exponent < 1000) exponent = exponent * 10 + c;
-    }
-    scan.end = i;
-    if (i === exponentStart) return NAN_FALLBACK;
-    scale += exponentNegative ? -exponent : exponent;
-  } else scan.end = i;
-  if (mantissa === 0) return sign === 45 ? -0 : 0;
+  const exponentStart = i;
+  let exponent = 0;
+  for (; i < limit; i++) {
+    c = bytes[i]! - 48;
+    if (c < 0 || c > 9) break;
+    // Beyond 1e22 either way is the general path's anyway; stop growing before precision is lost.
+    if (exponent < 1000) exponent = exponent * 10 + c;
+  }
+  scan.end = i;
+  if (i === exponentStart) return NAN_FALLBACK;
+  scale += exponentNegative ? -exponent : exponent;
+  if (mantissa === 0) return negative ? -0 : 0;
   if (scale < -22 || scale > 22) return NAN_FALLBACK;
   const value = scale < 0 ? mantissa / POW10[-scale]! : mantissa * POW10[scale]!;
-  return sign === 45 ? -value : value;
+  return negative ? -value : value;
 }
