@@ -148,6 +148,79 @@ const GpuSchema = z
     }
   });
 
+/**
+ * The default LLM image: AWS's SageMaker Large Model Inference container (DJL Serving with vLLM),
+ * its registry account looked up per region (infra/constructs/llm-image.ts). Tag as listed in the
+ * SageMaker Python SDK's image_uri_config/djl-lmi.json and AWS's available_images list.
+ */
+export const DEFAULT_LLM_IMAGE = '{account}.dkr.ecr.{region}.{urlSuffix}/djl-inference:0.31.0-lmi13.0.0-cu124';
+
+const ecrImage = z
+  .string()
+  .regex(
+    /^(?:\d{12}|\{account\})\.dkr\.ecr\.(?:[a-z0-9-]+|\{region\})\.(?:amazonaws\.com(?:\.cn)?|\{urlSuffix\})\/[a-z0-9][a-z0-9._/-]*:[\w.-]+$/,
+    'must be an ECR image URI <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> ({account}, {region} and {urlSuffix} are filled in)',
+  );
+
+const LlmModelSchema = z
+  .strictObject({
+    /** The model's name: part of the endpoint name (`mlops-<stage>-llm-<name>`) and of the metrics. */
+    name: dnsSlug,
+    /** A Hugging Face model id (`org/model`) the container downloads when it starts; the container then needs internet access. */
+    modelId: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be a Hugging Face model id such as Qwen/Qwen2.5-1.5B-Instruct').optional(),
+    /** Or a key prefix in the model bucket holding the weights uncompressed (`llm/<name>/`); SageMaker copies them, the container stays network-isolated. */
+    weightsPrefix: z.string().regex(/^[a-zA-Z0-9][\w.\-/]*\/$/, 'must be a key prefix ending with / such as llm/qwen/').optional(),
+    /** The serving container; `{account}`, `{region}` and `{urlSuffix}` are filled in per region. */
+    image: ecrImage.default(DEFAULT_LLM_IMAGE),
+    instanceType: z
+      .string()
+      .regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, 'must be a SageMaker instance type such as ml.g5.2xlarge')
+      .default('ml.g5.2xlarge'),
+    minInstances: z.number().int().min(1).default(1),
+    maxInstances: z.number().int().min(1).default(2),
+    /** GPUs one model copy spans (LMI's TENSOR_PARALLEL_DEGREE); "max" uses every GPU of the instance. */
+    tensorParallelDegree: z.union([z.literal('max'), z.number().int().min(1).max(8)]).default('max'),
+    /** Longest sequence, prompt and generated tokens together (OPTION_MAX_MODEL_LEN). */
+    maxModelLen: z.number().int().min(128).default(4096),
+    /** Requests the container batches at once (OPTION_MAX_ROLLING_BATCH_SIZE). */
+    maxRollingBatchSize: z.number().int().min(1).max(1024).default(32),
+    /** Most tokens one request may ask for; the proxy refuses more with a 400. */
+    maxNewTokens: z.number().int().min(1).default(1024),
+    /** More container settings (OPTION_*, HF_*, …), e.g. OPTION_DTYPE; they override the ones above. */
+    env: z.record(z.string().regex(/^(?:OPTION|HF|SERVING|TENSOR|VLLM|SM)_[A-Z0-9_]+$/, 'must be an LMI setting such as OPTION_DTYPE'), z.string()).default({}),
+  })
+  .superRefine((m, ctx) => {
+    if ((m.modelId === undefined) === (m.weightsPrefix === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'set exactly one of modelId (Hugging Face) and weightsPrefix (model bucket)', path: ['modelId'], input: m.modelId });
+    }
+    if (m.minInstances > m.maxInstances) ctx.addIssue({ code: 'custom', message: 'must be at least minInstances', path: ['maxInstances'], input: m.maxInstances });
+    if (m.maxNewTokens >= m.maxModelLen) ctx.addIssue({ code: 'custom', message: `must be less than maxModelLen (${m.maxModelLen}), which holds the prompt too`, path: ['maxNewTokens'], input: m.maxNewTokens });
+  });
+
+const LlmSchema = z.strictObject({
+  /** The generative models, one SageMaker endpoint and one streaming function URL each. */
+  models: z
+    .array(LlmModelSchema)
+    .min(1)
+    .superRefine((models, ctx) => {
+      const seen = new Set<string>();
+      models.forEach((m, i) => {
+        if (seen.has(m.name)) ctx.addIssue({ code: 'custom', message: 'must be unique', path: [i, 'name'], input: m.name });
+        seen.add(m.name);
+      });
+    }),
+  /** Budget of one generation in the streaming function: retries before the first token and the whole stream. */
+  streamTimeoutSeconds: z.number().int().min(5).max(840).default(120),
+  /** Autoscaling target: concurrent requests per model copy (ConcurrentRequestsPerModel, streamed requests count until their last token). */
+  targetConcurrentRequests: z.number().positive().default(4),
+  /** p95 time to first token above which the TTFT alarm fires, in milliseconds. */
+  ttftP95AlarmMs: z.number().positive().default(2000),
+  /** p99 of SageMaker's ModelLatency (a whole generation) above which the latency alarm fires, in milliseconds. */
+  modelLatencyP99AlarmMs: z.number().positive().default(60000),
+  /** Share of requests SageMaker captures, in percent; 0 turns data capture off. */
+  captureSamplePercent: z.number().int().min(0).max(100).default(0),
+});
+
 const BatchSchema = z
   .strictObject({
     /** Memory of the batch scoring Lambda in MB; CPU share grows with it (3008 MB ≈ 1.7 vCPUs, so parsing and scoring overlap). */
@@ -282,6 +355,8 @@ export const PlatformConfigSchema = z
      * configuration without GPU models stays as it was; {@link gpuSettings} fills in the defaults.
      */
     gpu: GpuSchema.optional(),
+    /** Generative models on SageMaker LLM endpoints (LMI, vLLM) with token streaming through a Lambda function URL; none when absent. */
+    llm: LlmSchema.optional(),
     /** Drift monitoring of every model: schedule, confirmation, cooldown and the monitor Lambda's memory. */
     monitoring: MonitoringSchema.prefault({}),
     /** The retraining pipeline (Step Functions) of the models: gate, training and approval. */
@@ -300,6 +375,12 @@ export const PlatformConfigSchema = z
           path: ['models', i, 'name'],
           input: m.name,
         });
+      }
+    });
+    config.llm?.models.forEach((m, i) => {
+      const name = llmEndpointName(config.stage, m.name);
+      if (name.length > 63) {
+        ctx.addIssue({ code: 'custom', message: `makes the SageMaker endpoint name "${name}" ${name.length} characters long; SageMaker allows 63`, path: ['llm', 'models', i, 'name'], input: m.name });
       }
     });
     for (const name of Object.keys(config.gpu?.modelVersions ?? {})) {
@@ -350,6 +431,22 @@ export function tritonServingOptions(gpu: GpuConfig): TritonServingOptions {
     instanceCount: gpu.instancesPerGpu,
     useTensorRt: gpu.useTensorRt,
   };
+}
+
+/** LLM endpoint settings, with defaults filled in. */
+export type LlmConfig = z.output<typeof LlmSchema>;
+/** One generative model, with defaults filled in. */
+export type LlmModelConfig = LlmConfig['models'][number];
+
+/** The SageMaker endpoint name of a generative model in a stage: `mlops-<stage>-llm-<model>`. */
+export function llmEndpointName(stage: string, model: string): string {
+  return `mlops-${stage}-llm-${model}`;
+}
+
+/** Models whose batch files a Batch Transform job scores instead of the batch Lambda: servingMode gpu (not both), when enabled. */
+export function transformModels(config: PlatformConfig): string[] {
+  if (!gpuSettings(config).batchTransform.enabled) return [];
+  return config.models.filter((m) => m.servingMode === 'gpu').map((m) => m.name);
 }
 
 /** The package version a model's GPU endpoint serves. */
@@ -406,6 +503,9 @@ function describe(issue: z.core.$ZodIssue): string {
       return `must be of type ${issue.expected} (received ${show(issue.input)})`;
     case 'invalid_value':
       return `must be one of ${issue.values.map(show).join(', ')} (received ${show(issue.input)})`;
+    case 'invalid_key':
+      // A record's key failed its own schema: say what the key must be.
+      return `${issue.issues[0]?.message ?? issue.message} (received ${show(issue.input)})`;
     default:
       return `${issue.message} (received ${show(issue.input)})`;
   }

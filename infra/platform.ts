@@ -2,6 +2,7 @@ import { type App, RemovalPolicy, Tags } from 'aws-cdk-lib';
 import { gpuSettings, isGpuModel, type PlatformConfig } from './config';
 import { BatchStack } from './stacks/batch-stack';
 import { GpuEndpointStack } from './stacks/gpu-endpoint-stack';
+import { LlmEndpointStack } from './stacks/llm-endpoint-stack';
 import { MonitoringStack } from './stacks/monitoring-stack';
 import { PipelineStack } from './stacks/pipeline-stack';
 import { ServerlessInferenceStack } from './stacks/serverless-inference-stack';
@@ -20,6 +21,8 @@ export interface Platform {
   readonly monitoring: MonitoringStack | undefined;
   /** Present when some model is configured: the retraining state machine, started by confirmed drift or by hand. */
   readonly pipeline: PipelineStack | undefined;
+  /** Present when the config has an llm section: LLM endpoints (LMI, vLLM) with streaming function URLs. */
+  readonly llm: LlmEndpointStack | undefined;
 }
 
 /** Adds the stacks of one deployment stage, as the configuration describes it, to the app. */
@@ -124,7 +127,21 @@ export function addPlatformStacks(app: App, config: PlatformConfig): Platform {
           notifyEmail: config.alarmEmail,
           removalPolicy,
         });
-  return { storage, serverlessInference, batch, gpuEndpoints, monitoring, pipeline };
+  const llm =
+    config.llm === undefined
+      ? undefined
+      : new LlmEndpointStack(app, stackName(config, 'LlmEndpoint'), {
+          env,
+          description: `MLOps ${config.stage}: SageMaker LLM endpoints (LMI, vLLM) with token streaming through Lambda function URLs`,
+          stage: config.stage,
+          llm: config.llm,
+          modelBucket: storage.modelBucket,
+          dataBucket: storage.dataBucket,
+          key: storage.key,
+          alarmTopic: monitoring?.alarmTopic,
+          removalPolicy,
+        });
+  return { storage, serverlessInference, batch, gpuEndpoints, monitoring, pipeline, llm };
 }
 
 function stackName(config: PlatformConfig, part: string): string {
