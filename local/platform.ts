@@ -14,6 +14,9 @@ import { type EmbeddedS3, startEmbeddedS3 } from './embedded-s3';
 import { MonitorLoop } from './monitor-loop';
 import { localPipelineContext } from './pipeline';
 
+/** One machine runs the API, the embedded S3 and training side by side: latency ratios below this p99 are noise. */
+const LOCAL_LATENCY_FLOOR_MS = 250;
+
 /** Bucket names of the local platform (the deployed ones come from the Storage stack). */
 export const LOCAL_BUCKETS = { models: 'mlops-models', data: 'mlops-data' } as const;
 
@@ -66,7 +69,7 @@ export async function startPlatform(config: LocalConfig, log: (line: string) => 
   await batch.catchUp(dataStore);
   // A retrained candidate serves as a canary first (MLOPS_CANARY_SECONDS = 0 promotes at once).
   const canarySeconds = config.canarySeconds ?? 300;
-  const canary = canarySeconds > 0 ? { weight: config.canaryWeight ?? 0.1, windowSeconds: canarySeconds, checkSeconds: Math.max(1, Math.min(30, Math.round(canarySeconds / 10))) } : undefined;
+  const canary = canarySeconds > 0 ? { weight: config.canaryWeight ?? 0.1, windowSeconds: canarySeconds, checkSeconds: Math.max(1, Math.min(30, Math.round(canarySeconds / 10))), thresholds: { latencyFloorMs: LOCAL_LATENCY_FLOOR_MS } } : undefined;
   const pipeline = localPipelineContext(models, dataStore, join(config.home, 'work', 'pipeline'), log, { canary }, stats);
   const monitor = new MonitorLoop(models, dataStore, pipeline, log);
   if (config.monitorSeconds) monitor.start(config.monitorSeconds * 1000);

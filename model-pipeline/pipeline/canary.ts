@@ -26,11 +26,17 @@ export interface CanaryThresholds {
   readonly latencyFactor?: number;
   /**
    * A canary p99 below this many milliseconds always passes: at sub-millisecond latencies a ratio
-   * measures scheduler noise, not the model. @default 25
+   * measures scheduler noise, not the model; a few slow first requests (a cold model) do not fail a canary either. @default 100
    */
   readonly latencyFloorMs?: number;
-  /** Largest difference, in share of predictions, between the canary's and the serving version's share of any class. @default 0.15 */
+  /**
+   * Largest difference, in share of predictions, between the canary's and the serving version's
+   * share of any class. Loose by default: a model retrained after concept drift is meant to
+   * predict differently (the demo's moves by ~27 points); this catches gross disagreement. @default 0.5
+   */
   readonly maxClassShareShift?: number;
+  /** Largest share of one class among the canary's predictions, unless the serving version's is as large: a collapsed model. @default 0.99 */
+  readonly maxClassShare?: number;
   /** Captured predictions needed from each version before their class shares are compared. @default 50 */
   readonly minPredictions?: number;
 }
@@ -39,8 +45,9 @@ export const DEFAULT_CANARY_THRESHOLDS: Required<CanaryThresholds> = {
   minRequests: 100,
   maxErrorRateIncrease: 0.01,
   latencyFactor: 1.5,
-  latencyFloorMs: 25,
-  maxClassShareShift: 0.15,
+  latencyFloorMs: 100,
+  maxClassShareShift: 0.5,
+  maxClassShare: 0.99,
   minPredictions: 50,
 };
 
@@ -83,7 +90,9 @@ export function decideCanary(observation: CanaryObservation, thresholds: CanaryT
     reasons.push(`p99 latency ${canary.p99Ms.toFixed(1)} ms is above ${t.latencyFactor}x the serving version's ${serving.p99Ms.toFixed(1)} ms (and above ${t.latencyFloorMs} ms)`);
   }
   const shift = classShareShift(canary.classCounts, serving.classCounts, t.minPredictions);
-  if (shift && shift.shift > t.maxClassShareShift) {
+  if (shift && shift.collapsed.canary > t.maxClassShare && shift.collapsed.serving <= t.maxClassShare) {
+    reasons.push(`class "${shift.collapsed.label}" is ${percent(shift.collapsed.canary)} of the canary's predictions (at most ${percent(t.maxClassShare)}): it predicts almost nothing else`);
+  } else if (shift && shift.shift > t.maxClassShareShift) {
     reasons.push(
       `class "${shift.label}" is ${percent(shift.canary)} of the canary's predictions against ${percent(shift.serving)} of the serving version's (more than ${percent(t.maxClassShareShift)} apart)`,
     );
@@ -93,18 +102,23 @@ export function decideCanary(observation: CanaryObservation, thresholds: CanaryT
   return windowEnded ? { action: 'promote', reasons: [healthy] } : { action: 'wait', reasons: [`${healthy}; window not over`] };
 }
 
-/** The class whose share differs most between the two versions' predictions; null with too few predictions of either. */
+/**
+ * The class whose share differs most between the two versions' predictions, and the canary's
+ * most predicted class; null with too few predictions of either.
+ */
 function classShareShift(canary: VersionWindowStats['classCounts'], serving: VersionWindowStats['classCounts'], minPredictions: number) {
   if (!canary || !serving) return null;
   const total = (counts: Readonly<Record<string, number>>) => Object.values(counts).reduce((a, b) => a + b, 0);
   const nc = total(canary);
   const ns = total(serving);
   if (nc < minPredictions || ns < minPredictions) return null;
-  let worst: { label: string; canary: number; serving: number; shift: number } | null = null;
+  let worst = { label: '', canary: 0, serving: 0, shift: -1 };
+  let collapsed = { label: '', canary: -1, serving: 0 };
   for (const label of new Set([...Object.keys(canary), ...Object.keys(serving)])) {
     const c = (canary[label] ?? 0) / nc;
     const s = (serving[label] ?? 0) / ns;
-    if (!worst || Math.abs(c - s) > worst.shift) worst = { label, canary: c, serving: s, shift: Math.abs(c - s) };
+    if (Math.abs(c - s) > worst.shift) worst = { label, canary: c, serving: s, shift: Math.abs(c - s) };
+    if (c > collapsed.canary) collapsed = { label, canary: c, serving: s };
   }
-  return worst;
+  return { ...worst, collapsed };
 }

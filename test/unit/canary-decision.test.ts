@@ -40,14 +40,14 @@ describe('decideCanary', () => {
 
   describe('latency', () => {
     it('rolls back a canary whose p99 is above the factor times the serving version\'s', () => {
-      const verdict = decideCanary({ canary: stats(200, 0, 80), serving: stats(2000, 0, 40), windowEnded: false });
+      const verdict = decideCanary({ canary: stats(200, 0, 800), serving: stats(2000, 0, 400), windowEnded: false });
 
       expect(verdict.action).toBe('rollback');
-      expect(verdict.reasons[0]).toMatch(/^p99 latency 80\.0 ms is above 1\.5x the serving version's 40\.0 ms/);
+      expect(verdict.reasons[0]).toMatch(/^p99 latency 800\.0 ms is above 1\.5x the serving version's 400\.0 ms/);
     });
 
     it('passes a slower canary that stays under the floor, where ratios measure noise', () => {
-      expect(decideCanary({ canary: stats(200, 0, 3), serving: stats(2000, 0, 0.5), windowEnded: true }).action).toBe('promote');
+      expect(decideCanary({ canary: stats(200, 0, 30), serving: stats(2000, 0, 5), windowEnded: true }).action).toBe('promote');
     });
 
     it('skips the comparison when the serving version answered nothing in the window', () => {
@@ -61,6 +61,17 @@ describe('decideCanary', () => {
 
       expect(verdict.action).toBe('rollback');
       expect(verdict.reasons[0]).toMatch(/^class "yes" is 95\.00% of the canary's predictions against 30\.00% of the serving version's/);
+    });
+
+    it('tolerates the moderate change of mix a model retrained after concept drift makes', () => {
+      expect(decideCanary({ canary: stats(200, 0, 10, { yes: 18, no: 182 }), serving: stats(2000, 0, 10, { yes: 359, no: 641 }), windowEnded: true }).action).toBe('promote');
+    });
+
+    it('rolls back a canary that predicts almost only one class, which the serving version does not', () => {
+      const verdict = decideCanary({ canary: stats(200, 0, 10, { no: 200 }), serving, windowEnded: false });
+
+      expect(verdict.action).toBe('rollback');
+      expect(verdict.reasons).toEqual(['class "no" is 100.00% of the canary\'s predictions (at most 99.00%): it predicts almost nothing else']);
     });
 
     it('ignores the mix with too few captured predictions of either version', () => {
