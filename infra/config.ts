@@ -235,10 +235,24 @@ const BatchSchema = z
     chunkRows: z.number().int().min(1).max(1_000_000).default(1024),
     /** Alarm when an input event lands in the dead-letter queue (a file failed 3 times). */
     alarmOnDlq: z.boolean().default(true),
+    /**
+     * Inputs above this many bytes fan out through the Step Functions state machine (plan → parts
+     * in a Distributed Map → merge) instead of being scored by one function; gzip inputs never do
+     * (a gzip stream cannot be split). The default fits one 15-minute run with room to spare.
+     */
+    fanOutAboveBytes: z.number().int().min(1024 * 1024).default(512 * 1024 * 1024),
+    /** Target size of one part of a split input (Parquet: compressed row-group bytes), scored by one function run. */
+    partBytes: z.number().int().min(1024 * 1024).default(128 * 1024 * 1024),
+    /** Most parts of one input scored at once (the Distributed Map's MaxConcurrency). */
+    partConcurrency: z.number().int().min(1).max(10_000).default(20),
   })
   .refine((b) => b.reservedConcurrency === undefined || b.reservedConcurrency >= b.maxConcurrency, {
     message: 'must be at least maxConcurrency, or Lambda throttles messages the event source has already received',
     path: ['reservedConcurrency'],
+  })
+  .refine((b) => b.partBytes <= b.fanOutAboveBytes, {
+    message: 'must be at most fanOutAboveBytes, or a file that fans out is one part',
+    path: ['partBytes'],
   });
 
 const MonitoringSchema = z

@@ -16,6 +16,7 @@ import { Construct } from 'constructs';
 import { keyUseVia } from '../iam';
 import { DataPrefixes, ModelLayout } from '../../core/layout';
 import { acknowledgeWildcardResources } from '../nag';
+import { BatchFanOut } from './batch-fan-out';
 import { MlopsFunction } from './mlops-function';
 import { OnnxRuntimeLayer } from './onnx-runtime-layer';
 
@@ -70,6 +71,26 @@ export interface BatchScoringProps {
    */
   readonly chunkRows?: number;
   /**
+   * Split inputs above `fanOutAboveBytes` and score them in parts on Step Functions ({@link BatchFanOut}).
+   * @default true
+   */
+  readonly fanOut?: boolean;
+  /**
+   * Inputs above this many bytes fan out (gzip inputs never do: a gzip stream cannot be split).
+   * @default 512 MiB
+   */
+  readonly fanOutAboveBytes?: number;
+  /**
+   * Target size of one part of a split input.
+   * @default 128 MiB
+   */
+  readonly partBytes?: number;
+  /**
+   * Most parts of one input scored at once.
+   * @default 20
+   */
+  readonly partConcurrency?: number;
+  /**
    * Receives of one message before it moves to the dead-letter queue.
    * @default 3
    */
@@ -110,12 +131,13 @@ export interface BatchScoringProps {
  * Scoring is idempotent (keyed by the input's ETag and the model version), so a redelivered
  * event writes the same outputs once. Alarms watch the dead-letter queue and the queue's backlog.
  *
- * Limits: one file must score within one Lambda run (at most 15 minutes). Larger files need a
- * fan-out this construct does not build yet: a Step Functions Distributed Map over byte ranges
- * cut at row boundaries (Parquet: row groups), each range scored by a Lambda into staged parts,
- * then a merge step that concatenates the parts (multipart UploadPartCopy) and writes one
- * manifest. EventBridge can route by `detail.object.size`, so that would be a second rule beside
- * {@link rule}, with the complementary size condition added to this one.
+ * Two deliveries of one event at once score once: a job holds a lease (an S3 object created with
+ * `If-None-Match: *`, keyed by input ETag and model version) that expires after the function's
+ * timeout plus 5 minutes, so a crashed run blocks its retry no longer than that.
+ *
+ * Files above `fanOutAboveBytes` (gzip excepted) are not scored by the queue's function: it
+ * starts {@link fanOut}'s state machine (plan → Distributed Map over parts → merge) under an
+ * execution name derived from key, ETag and model version, which a redelivery cannot start twice.
  */
 export class BatchScoring extends Construct {
   /** The queue of input events the function consumes. */
@@ -130,6 +152,8 @@ export class BatchScoring extends Construct {
   public readonly deadLetterAlarm: Alarm | undefined;
   /** Fires when the queue's oldest message is older than `maxMessageAge`. */
   public readonly backlogAlarm: Alarm;
+  /** The fan-out of large inputs; absent when `fanOut` is false. */
+  public readonly fanOut: BatchFanOut | undefined;
 
   constructor(scope: Construct, id: string, props: BatchScoringProps) {
     super(scope, id);
@@ -140,6 +164,9 @@ export class BatchScoring extends Construct {
     const chunkRows = props.chunkRows ?? 1024;
     const maxReceiveCount = props.maxReceiveCount ?? 3;
     const alarmOnDlq = props.alarmOnDlq ?? true;
+    const fanOut = props.fanOut ?? true;
+    const fanOutAboveBytes = props.fanOutAboveBytes ?? 512 * 1024 * 1024;
+    const partBytes = props.partBytes ?? 128 * 1024 * 1024;
     const visibilityTimeout = Duration.seconds(timeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR);
     const maxMessageAge = props.maxMessageAge ?? Duration.seconds(visibilityTimeout.toSeconds() * 2);
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
@@ -161,6 +188,8 @@ export class BatchScoring extends Construct {
     if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1) {
       throw new Error(`maxReceiveCount must be a whole number of at least 1 (received ${maxReceiveCount})`);
     }
+    if (!Number.isInteger(fanOutAboveBytes) || fanOutAboveBytes < 1) throw new Error(`fanOutAboveBytes must be a whole number of at least 1 (received ${fanOutAboveBytes})`);
+    if (partBytes > fanOutAboveBytes) throw new Error(`partBytes must be at most fanOutAboveBytes (${fanOutAboveBytes}) (received ${partBytes})`);
 
     // --- Queues ---------------------------------------------------------------------------------
     // SQS-managed encryption: EventBridge can send to it without a key policy, which for the
@@ -200,6 +229,21 @@ export class BatchScoring extends Construct {
 
     // --- Function -------------------------------------------------------------------------------
     const layer = new OnnxRuntimeLayer(this, 'OnnxRuntime', { architecture });
+    this.fanOut = fanOut
+      ? new BatchFanOut(this, 'FanOut', {
+          modelBucketName: props.modelBucket.bucketName,
+          dataBucketName: props.dataBucket.bucketName,
+          layer,
+          partBytes,
+          partConcurrency: props.partConcurrency,
+          chunkRows,
+          partMemorySize: memorySize,
+          timeout,
+          architecture,
+          logRetention,
+          logRemovalPolicy,
+        })
+      : undefined;
     this.function = new MlopsFunction(this, 'Function', {
       entry: HANDLER_ENTRY,
       description: `Batch scoring: one file under ${DataPrefixes.batchInput} per message, on ONNX Runtime`,
@@ -215,9 +259,14 @@ export class BatchScoring extends Construct {
         MODEL_BUCKET: props.modelBucket.bucketName,
         DATA_BUCKET: props.dataBucket.bucketName,
         CHUNK_ROWS: String(chunkRows),
+        // Longer than a run may take, so a live run never loses its lease.
+        LEASE_SECONDS: String(timeout.toSeconds() + 5 * 60),
         S3_FORCE_PATH_STYLE: 'false',
+        ...(this.fanOut ? { STATE_MACHINE_ARN: this.fanOut.stateMachine.stateMachineArn, FAN_OUT_ABOVE_BYTES: String(fanOutAboveBytes), PART_BYTES: String(partBytes) } : {}),
       },
     });
+    // The only state machine the function may start.
+    this.fanOut?.stateMachine.grantStartExecution(this.function);
     if (props.reservedConcurrency !== undefined) {
       // MlopsFunction's props leave reserved concurrency out; the L1 property is the same setting.
       (this.function.node.defaultChild as CfnFunction).reservedConcurrentExecutions = props.reservedConcurrency;
@@ -308,7 +357,8 @@ export class BatchScoring extends Construct {
         keyUseVia(props.key, 's3', Stack.of(this).region),
       );
     }
-    const policy = new Policy(this, 'BucketAccess', { statements, roles: [this.function.role] });
+    // The fan-out's steps do what a job does, in parts: the same prefixes.
+    const policy = new Policy(this, 'BucketAccess', { statements, roles: [this.function.role, ...(this.fanOut?.roles ?? [])] });
     acknowledgeWildcardResources(
       policy,
       [models, input, staging, output, errors, manifests].map((pattern) => `/${pattern}`),

@@ -54,6 +54,9 @@ export class BatchStack extends Stack {
       reservedConcurrency: config.reservedConcurrency,
       chunkRows: config.chunkRows,
       alarmOnDlq: config.alarmOnDlq,
+      fanOutAboveBytes: config.fanOutAboveBytes,
+      partBytes: config.partBytes,
+      partConcurrency: config.partConcurrency,
       alarmTopic: props.alarmTopic,
       logRemovalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
@@ -64,6 +67,12 @@ export class BatchStack extends Stack {
       value: deadLetterQueue.queueUrl,
       description: 'Batch input events that failed; redrive them with aws sqs start-message-move-task',
     });
+    if (this.scoring.fanOut) {
+      new CfnOutput(this, 'FanOutStateMachineArn', {
+        value: this.scoring.fanOut.stateMachine.stateMachineArn,
+        description: `Scores inputs above ${config.fanOutAboveBytes} bytes in parts; one execution per input, ETag and model version`,
+      });
+    }
     new CfnOutput(this, 'ExampleUpload', {
       value: `aws s3 cp data.csv s3://${props.dataBucket.bucketName}/${DataPrefixes.batchInput}<model>/data.csv`,
       description: `Scores data.csv with <model>; results appear under ${DataPrefixes.batchOutput}, ${DataPrefixes.batchErrors} and ${DataPrefixes.batchManifests}`,

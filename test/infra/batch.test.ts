@@ -6,6 +6,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { IConstruct } from 'constructs';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { describe, expect, it } from 'vitest';
+import { BatchEnvSchema } from '../../functions/batch/env';
 import { parseConfig } from '../../infra/config';
 import { BatchScoring } from '../../infra/constructs/batch-scoring';
 import { applyNagChecks } from '../../infra/nag';
@@ -73,6 +74,8 @@ describe('BatchStack', () => {
   const queueId = logicalId(scoring.queue);
   const deadLetterQueueId = logicalId(scoring.deadLetterQueue);
   const ruleId = logicalId(scoring.rule);
+  /** The queue's scoring function (the fan-out has functions of its own). */
+  const scoringFunction = () => template.toJSON().Resources[logicalId(scoring.function)].Properties as Record<string, unknown>;
 
   it('is named after the stage and deployed to the configured region', () => {
     expect(stack.stackName).toBe('Mlops-test-Batch');
@@ -108,7 +111,7 @@ describe('BatchStack', () => {
     });
 
     it('give the queue a visibility timeout of 6 times the function timeout, as AWS recommends', () => {
-      const fn = only(template, 'AWS::Lambda::Function');
+      const fn = scoringFunction();
       const queue = template.toJSON().Resources[queueId].Properties as { VisibilityTimeout: number };
 
       expect(queue.VisibilityTimeout).toBeGreaterThanOrEqual(6 * (fn.Timeout as number));
@@ -190,7 +193,7 @@ describe('BatchStack', () => {
     });
 
     it('has 3008 MB, a 15-minute timeout and the default ephemeral storage', () => {
-      const fn = only(template, 'AWS::Lambda::Function');
+      const fn = scoringFunction();
 
       expect(fn).toMatchObject({ MemorySize: 3008, Timeout: 900 });
       expect(fn).not.toHaveProperty('EphemeralStorage');
@@ -204,15 +207,16 @@ describe('BatchStack', () => {
     });
 
     it('gets every variable of its env schema', () => {
-      const fn = only(template, 'AWS::Lambda::Function');
+      const fn = scoringFunction();
       const vars = (fn.Environment as { Variables: Record<string, unknown> }).Variables;
 
-      expect(Object.keys(vars).sort()).toEqual(['CHUNK_ROWS', 'DATA_BUCKET', 'MODEL_BUCKET', 'NODE_OPTIONS', 'S3_FORCE_PATH_STYLE']);
-      expect(vars).toMatchObject({ CHUNK_ROWS: '1024', S3_FORCE_PATH_STYLE: 'false', NODE_OPTIONS: '--enable-source-maps' });
+      expect(Object.keys(vars).sort()).toEqual(['CHUNK_ROWS', 'DATA_BUCKET', 'FAN_OUT_ABOVE_BYTES', 'LEASE_SECONDS', 'MODEL_BUCKET', 'NODE_OPTIONS', 'PART_BYTES', 'S3_FORCE_PATH_STYLE', 'STATE_MACHINE_ARN']);
+      for (const name of Object.keys(vars).filter((v) => v !== 'NODE_OPTIONS')) expect(Object.keys(BatchEnvSchema.shape)).toContain(name);
+      expect(vars).toMatchObject({ CHUNK_ROWS: '1024', S3_FORCE_PATH_STYLE: 'false', NODE_OPTIONS: '--enable-source-maps', LEASE_SECONDS: String(15 * 60 + 5 * 60) });
     });
 
     it("names the storage stack's buckets in MODEL_BUCKET and DATA_BUCKET", () => {
-      const fn = only(template, 'AWS::Lambda::Function');
+      const fn = scoringFunction();
       const vars = (fn.Environment as { Variables: Record<string, unknown> }).Variables;
 
       expect(flattenCfnReference(vars.MODEL_BUCKET)).toMatch(/^Mlops-test-Storage:ExportsOutputRefModelBucket/);
@@ -220,11 +224,11 @@ describe('BatchStack', () => {
     });
 
     it('reserves no concurrency by default', () => {
-      expect(only(template, 'AWS::Lambda::Function')).not.toHaveProperty('ReservedConcurrentExecutions');
+      expect(scoringFunction()).not.toHaveProperty('ReservedConcurrentExecutions');
     });
 
     it('consumes the queue one message at a time, reporting failed messages, at most 10 at once', () => {
-      const [functionId] = Object.keys(template.findResources('AWS::Lambda::Function'));
+      const functionId = logicalId(scoring.function);
 
       expect(only(template, 'AWS::Lambda::EventSourceMapping')).toEqual({
         EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
@@ -360,6 +364,133 @@ describe('BatchStack', () => {
     expect(flattenCfnReference(template.findOutputs('ExampleUpload').ExampleUpload?.Value)).toMatch(
       /^aws s3 cp data\.csv s3:\/\/Mlops-test-Storage:ExportsOutputRefDataBucket\w+\/batch\/input\/<model>\/data\.csv$/,
     );
+  });
+});
+
+interface StateJson {
+  Type: string;
+  Retry?: unknown[];
+  Catch?: Array<{ ErrorEquals: string[]; Next: string }>;
+  Next?: string;
+  End?: boolean;
+  ItemProcessor?: { ProcessorConfig: Record<string, unknown>; StartAt: string; States: Record<string, StateJson> };
+  [key: string]: unknown;
+}
+
+/** The fan-out state machine's definition, with CloudFormation references replaced by placeholders. */
+function fanOutDefinition(template: Template): { States: Record<string, StateJson>; StartAt: string } {
+  const machine = only(template, 'AWS::StepFunctions::StateMachine');
+  const join = (machine.DefinitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
+  return JSON.parse(join.map((part) => (typeof part === 'string' ? part : 'REF')).join(''));
+}
+
+/** Every state, the Distributed Map's item processor's included. */
+function allStates(states: Record<string, StateJson>): Array<[string, StateJson]> {
+  return Object.entries(states).flatMap(([name, state]) => [[name, state] as [string, StateJson], ...(state.ItemProcessor ? allStates(state.ItemProcessor.States) : [])]);
+}
+
+describe('BatchStack fan-out', () => {
+  const { stack, template } = synthPlatform();
+  const fanOut = stack.scoring.fanOut!;
+  const definition = fanOutDefinition(template);
+  const states = allStates(definition.States);
+  const stateMachineId = logicalId(fanOut.stateMachine);
+
+  it('plans, scores the parts in a Distributed Map, then merges', () => {
+    expect(definition.StartAt).toBe('Plan');
+    expect(definition.States.Plan?.Next).toBe('Planned');
+    expect(definition.States.ScoreParts?.Next).toBe('Merge');
+    expect(definition.States.ScoreParts?.ItemProcessor?.StartAt).toBe('ScorePart');
+  });
+
+  it('gives every task and the map a retry and a catch', () => {
+    const tasks = states.filter(([, s]) => s.Type === 'Task' || s.Type === 'Map');
+
+    expect(tasks.map(([name]) => name).sort()).toEqual(['Merge', 'Plan', 'RecordFailure', 'ScorePart', 'ScoreParts']);
+    for (const [name, state] of tasks) {
+      expect(state.Retry, name).not.toHaveLength(0);
+      expect(state.Catch, name).not.toHaveLength(0);
+    }
+  });
+
+  it('records a failure of plan, parts or merge in a failed manifest, then fails the execution', () => {
+    for (const name of ['Plan', 'ScoreParts', 'Merge']) {
+      expect(definition.States[name]?.Catch, name).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' }]);
+    }
+    expect(definition.States.RecordFailure).toMatchObject({ Next: 'Failed', Catch: [expect.objectContaining({ Next: 'Failed' })] });
+    expect(definition.States.Failed?.Type).toBe('Fail');
+  });
+
+  it('scores at most 20 parts at once, in a distributed map that tolerates no failed part', () => {
+    expect(definition.States.ScoreParts).toMatchObject({
+      ItemsPath: '$.plan.indexes',
+      MaxConcurrency: 20,
+      ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
+    });
+    // Absent, Step Functions tolerates no failed item: one failed part fails the map.
+    expect(definition.States.ScoreParts).not.toHaveProperty('ToleratedFailurePercentage');
+    expect(definition.States.ScoreParts).not.toHaveProperty('ToleratedFailureCount');
+  });
+
+  it('ends without scoring when the plan step found the input scored already', () => {
+    expect(definition.States.Planned).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.plan.status', StringEquals: 'planned', Next: 'ScoreParts' }],
+      Default: 'NothingToScore',
+    });
+  });
+
+  it('logs every execution event without execution data, and traces with X-Ray', () => {
+    const machine = only(template, 'AWS::StepFunctions::StateMachine');
+
+    expect(machine).toMatchObject({
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false },
+    });
+  });
+
+  it("lets the queue's function start this state machine and no other, and nothing else in Step Functions", () => {
+    const role = logicalId(stack.scoring.function.role);
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Array<{ Properties: { Roles: unknown[]; PolicyDocument: { Statement: Statement[] } } }>;
+    const ofQueueFunction = policies.filter((p) => p.Properties.Roles.some((r) => JSON.stringify(r) === JSON.stringify({ Ref: role }))).flatMap((p) => p.Properties.PolicyDocument.Statement);
+
+    expect(ofQueueFunction.filter((s) => list(s.Action).some((a) => String(a).startsWith('states:')))).toEqual([
+      { Effect: 'Allow', Action: 'states:StartExecution', Resource: { Ref: stateMachineId } },
+    ]);
+  });
+
+  it("tells the queue's function the state machine, the threshold and the part size", () => {
+    const vars = (template.toJSON().Resources[logicalId(stack.scoring.function)].Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+
+    expect(vars).toMatchObject({ STATE_MACHINE_ARN: { Ref: stateMachineId }, FAN_OUT_ABOVE_BYTES: String(512 * 1024 * 1024), PART_BYTES: String(128 * 1024 * 1024) });
+  });
+
+  it('gives the step functions the bucket access of the scoring function, under the same prefixes', () => {
+    const access = template.toJSON().Resources[logicalId(stack.scoring.node.findChild('BucketAccess'))].Properties as { Roles: Array<{ Ref: string }> };
+
+    expect(access.Roles.map((r) => r.Ref).sort()).toEqual([stack.scoring.function, ...fanOut.functions.values()].map((fn) => logicalId(fn.role)).sort());
+  });
+
+  it('runs each step function from the fan-out handler module, the part scorer with ONNX Runtime and the scoring memory', () => {
+    for (const [handler, fn] of fanOut.functions) {
+      const properties = template.toJSON().Resources[logicalId(fn)].Properties as { Handler: string; MemorySize: number; Layers: unknown[] };
+      expect(properties.Handler, handler).toBe(`index.${handler}`);
+      expect(properties.Layers, handler).toHaveLength(1);
+      expect(properties.MemorySize, handler).toBe(handler === 'scorePart' ? 3008 : 1024);
+    }
+  });
+});
+
+describe('BatchStack fan-out settings', () => {
+  it('passes the configured threshold, part size and part concurrency', () => {
+    const { template } = synthPlatform({ fanOutAboveBytes: 2 * 1024 ** 3, partBytes: 256 * 1024 ** 2, partConcurrency: 50 });
+
+    expect(fanOutDefinition(template).States.ScoreParts?.MaxConcurrency).toBe(50);
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ FAN_OUT_ABOVE_BYTES: String(2 * 1024 ** 3), PART_BYTES: String(256 * 1024 ** 2) }) } });
+  });
+
+  it('rejects a part size above the fan-out threshold, naming partBytes', () => {
+    expect(() => parseConfig({ stage: 'test', batch: { fanOutAboveBytes: 64 * 1024 ** 2, partBytes: 128 * 1024 ** 2 } })).toThrow(/partBytes/);
   });
 });
 
@@ -504,9 +635,25 @@ describe('cdk-nag', () => {
     const app = nagApp();
     unacknowledgedFindings(app);
 
+    const stateMachinePolicies = ['Mlops-test-Batch/Scoring/FanOut/StateMachine/Role/DefaultPolicy', 'Mlops-test-Batch/Scoring/FanOut/StateMachine/DistributedMapPolicy'];
     const others = acknowledgements(app)
-      .filter((a) => a.path.startsWith('Mlops-test-Batch/') && a.path !== 'Mlops-test-Batch/Scoring/BucketAccess')
+      .filter((a) => a.path.startsWith('Mlops-test-Batch/') && a.path !== 'Mlops-test-Batch/Scoring/BucketAccess' && !stateMachinePolicies.includes(a.path))
       .map((a) => a.id.replace(/^Annotation::/, ''));
     expect([...new Set(others)]).toEqual(['AwsSolutions-IAM5[Resource::*]']);
+  });
+
+  it("acknowledges in the fan-out state machine's policies only the qualified ARNs of its own functions and its own child executions", () => {
+    const app = nagApp();
+    unacknowledgedFindings(app);
+
+    const ids = acknowledgements(app)
+      .filter((a) => a.path.startsWith('Mlops-test-Batch/Scoring/FanOut/StateMachine/') && !a.path.endsWith('/Role'))
+      .map((a) => a.id.replace(/^Annotation::/, ''));
+    const functionArns = ['Merge', 'Plan', 'RecordFailure', 'ScorePart'].map((name) => expect.stringMatching(new RegExp(`^AwsSolutions-IAM5\\[Resource::<ScoringFanOut${name}Function\\w+\\.Arn>:\\*\\]$`)));
+    const childExecutions = expect.stringMatching(/^AwsSolutions-IAM5\[Resource::arn:aws:states:us-east-1:<AWS::AccountId>:execution:.*ScoringFanOutStateMachine\w+.*:\*\]$/);
+
+    expect(ids.sort()).toEqual(expect.arrayContaining(functionArns));
+    expect(ids).toHaveLength(6);
+    expect(ids.filter((id) => id.includes(':execution:'))).toEqual([childExecutions, childExecutions]);
   });
 });
