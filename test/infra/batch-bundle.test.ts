@@ -16,6 +16,7 @@ const LAMBDA_UNZIPPED_LIMIT = 250 * MB;
 describe('the batch scoring assets, bundled', () => {
   let outdir: string;
   let functionDir: string;
+  let fanOutDir: string;
   let layerDir: string;
 
   beforeAll(() => {
@@ -23,12 +24,13 @@ describe('the batch scoring assets, bundled', () => {
     const app = testApp({ outdir, builtinCloudFormationValidation: false, context: { 'aws:cdk:bundling-stacks': ['Mlops-test-Batch'] } });
     const { batch } = addPlatformStacks(app, parseConfig({ stage: 'test', models: [{ name: 'demo' }] }));
     const template = Template.fromStack(batch);
-    const assetDir = (type: string, codeProperty: string): string => {
-      const [resource] = Object.values(template.findResources(type)) as Array<{ Properties: Record<string, { S3Key: string }> }>;
-      return join(outdir, `asset.${resource!.Properties[codeProperty]!.S3Key.replace(/\.zip$/, '')}`);
-    };
-    functionDir = assetDir('AWS::Lambda::Function', 'Code');
-    layerDir = assetDir('AWS::Lambda::LayerVersion', 'Content');
+    const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, { S3Key: string }> }>;
+    const assetDir = (resource: { Properties: Record<string, { S3Key: string }> } | undefined, codeProperty: string): string =>
+      join(outdir, `asset.${resource!.Properties[codeProperty]!.S3Key.replace(/\.zip$/, '')}`);
+    const idOf = (construct: { node: { defaultChild?: unknown } }) => batch.resolve((construct.node.defaultChild as { logicalId: string }).logicalId) as string;
+    functionDir = assetDir(resources[idOf(batch.scoring.function)], 'Code');
+    fanOutDir = assetDir(resources[idOf(batch.scoring.fanOut!.functions.get('scorePart')!)], 'Code');
+    layerDir = assetDir(Object.values(resources).find((r) => r.Type === 'AWS::Lambda::LayerVersion'), 'Content');
   });
 
   afterAll(() => rmSync(outdir, { recursive: true, force: true }));
@@ -36,6 +38,14 @@ describe('the batch scoring assets, bundled', () => {
   it('puts a small CommonJS bundle with its source map in the function asset', () => {
     expect(readdirSync(functionDir).sort()).toEqual(['index.js', 'index.js.map']);
     expect(directorySize(functionDir)).toBeLessThan(10 * MB);
+  });
+
+  it('bundles the fan-out steps the same way: small, onnxruntime-node from the layer', () => {
+    const code = readFileSync(join(fanOutDir, 'index.js'), 'utf8');
+
+    expect(directorySize(fanOutDir)).toBeLessThan(10 * MB);
+    expect(code).toMatch(/require\("onnxruntime-node"\)/);
+    expect(code).not.toContain('onnxruntime_binding.node');
   });
 
   it('requires onnxruntime-node from the layer instead of bundling it', () => {
