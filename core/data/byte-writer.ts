@@ -57,19 +57,21 @@ export class ByteWriter {
     this.length += this.encoder.encodeInto(value, this.bytes.subarray(this.length)).written;
   }
 
-  /** A non-negative integer in decimal (as String(n) writes it); room for 16 digits must have been reserved. */
+  /** A non-negative integer in decimal (as String(n) writes it); room for 10 digits must have been reserved. */
   uint(n: number): void {
-    if (n >= 1e16) return this.text(String(n));
+    // Above 2^31 - 1 (never a line number in practice) String() does it; below, int32 arithmetic (division by 10 becomes a multiplication).
+    if (n > 0x7fffffff) return this.text(String(n));
     const out = this.bytes;
     let digits = 1;
-    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+    for (let rest = n | 0; rest >= 10; rest = (rest / 10) | 0) digits++;
     let at = this.length + digits;
     this.length = at;
+    let rest = n | 0;
     do {
-      const next = Math.floor(n / 10);
-      out[--at] = 48 + (n - next * 10);
-      n = next;
-    } while (n > 0);
+      const next = (rest / 10) | 0;
+      out[--at] = 48 + rest - next * 10;
+      rest = next;
+    } while (rest > 0);
   }
 
   /**
@@ -83,7 +85,7 @@ export class ByteWriter {
   fixed6(p: number): void {
     if (!(p >= 0 && p <= 1)) return this.text(p.toFixed(6));
     this.reserve(8);
-    let n = Math.round(p * 1e6);
+    let n = Math.round(p * 1e6) | 0;
     const out = this.bytes;
     const at = this.length;
     if (n === 1e6) {
