@@ -55,7 +55,8 @@ describe('a retraining run after concept drift', { timeout: 180_000 }, () => {
 
   it('runs every step and tells the on-call channel about the promotion', async () => {
     const state = await runPipeline(ctx, { model: 'demo', runId: 'run-1', trigger: { kind: 'drift', reason: 'concept drift detected' } });
-    expect(Object.keys(state.steps)).toEqual(['prepare', 'train', 'evaluate', 'quantize', 'gate', 'register', 'deploy', 'notify']);
+    expect(Object.keys(state.steps)).toEqual(['prepare', 'train', 'evaluate', 'quantize', 'gate', 'register', 'deploy', 'canaryCheck', 'notify']);
+    expect(state.steps.canaryCheck?.summary).toBe('no canary to check');
     expect(await notifications()).toContainEqual(expect.objectContaining({ runId: 'run-1', outcome: 'promoted', subject: 'demo: 1.1.0 promoted' }));
   });
 
