@@ -8,14 +8,20 @@ import { type ApiDependencies, handleApiRequest } from '../core/protocol/router'
 
 /** Extra routes served beside the API (the dashboard); return null to fall through to the API. */
 export type ExtraRoutes = (request: HttpRequest) => Promise<HttpResponse | null>;
+/** Routes that write to the response as they go instead of returning a buffered one; false to pass the request on. */
+export type StreamingRoutes = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 /**
  * The inference API over node:http on localhost: the same handleApiRequest the Lambda
  * handler calls, so local and deployed behaviour cannot drift apart.
  */
-export async function startApiServer(deps: ApiDependencies, options: { port: number; host?: string; extra?: ExtraRoutes }): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
+export async function startApiServer(
+  deps: ApiDependencies,
+  options: { port: number; host?: string; extra?: ExtraRoutes; /** Routes that stream their answer (the LLM route): true when taken. */ streaming?: StreamingRoutes },
+): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
   const maxBody = (deps.limits ?? DEFAULT_LIMITS).maxBodyBytes;
   const server = createServer((req, res) => {
+    if (options.streaming?.(req, res)) return;
     void serve(req, res, deps, maxBody, options.extra);
   });
   server.keepAliveTimeout = 5_000;

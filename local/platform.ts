@@ -11,6 +11,7 @@ import type { LocalConfig } from './config';
 import { dashboardRoutes } from './dashboard/routes';
 import { RequestStats } from './dashboard/request-stats';
 import { type EmbeddedS3, startEmbeddedS3 } from './embedded-s3';
+import { type LocalLlm, startLocalLlm } from './llm-local';
 import { MonitorLoop } from './monitor-loop';
 import { localPipelineContext } from './pipeline';
 
@@ -27,6 +28,8 @@ export interface RunningPlatform {
   readonly capture: CaptureBuffer;
   readonly batch: BatchWatcher;
   readonly monitor: MonitorLoop;
+  /** The streaming LLM route, backed by a SageMaker runtime stand-in (a token generator, not a language model). */
+  readonly llm: LocalLlm;
   stop(): Promise<void>;
 }
 
@@ -52,6 +55,8 @@ export async function startPlatform(config: LocalConfig, log: (line: string) => 
     onError: (error) => log(`capture write failed: ${(error as Error).message}`),
   });
   const endpoints: Record<string, string> = { S3: s3.endpoint };
+  const llm = await startLocalLlm();
+  endpoints['LLM stand-in'] = llm.standInUrl;
   const api = await startApiServer(
     {
       engine,
@@ -60,7 +65,7 @@ export async function startPlatform(config: LocalConfig, log: (line: string) => 
       onError: (error) => log(`error: ${(error as Error).stack ?? String(error)}`),
       onPrediction: (event) => stats.record(event),
     },
-    { port: config.port, extra: dashboardRoutes({ models, data: dataStore, stats, endpoints }) },
+    { port: config.port, extra: dashboardRoutes({ models, data: dataStore, stats, endpoints, llm: llm.stats }), streaming: llm.route },
   );
   endpoints.API = api.url;
   const batchApp = createBatchApp(s3.client, LOCAL_BUCKETS);
@@ -80,8 +85,11 @@ export async function startPlatform(config: LocalConfig, log: (line: string) => 
     capture,
     batch,
     monitor,
+    llm,
     stop: async () => {
       await monitor.stop();
+      // First, so that streams in progress end (with an error event) and the API can close.
+      await llm.close();
       await api.close();
       await batch.idle();
       await capture.flush();

@@ -29,6 +29,9 @@ async function main(): Promise<void> {
   predict     curl -s -H 'content-type: application/json' -d '${JSON.stringify(example)}' ${platform.apiUrl}/models/${DEMO_MODEL.name}/predict
   OIP v2      curl -s -H 'content-type: application/json' -d '{"inputs":[{"name":"age","shape":[1],"datatype":"FP32","data":[41]},{"name":"income","shape":[1],"datatype":"FP32","data":[52000]},{"name":"tenure_months","shape":[1],"datatype":"FP32","data":[6]},{"name":"sessions_per_week","shape":[1],"datatype":"FP32","data":[2.5]},{"name":"support_tickets","shape":[1],"datatype":"FP32","data":[4]},{"name":"monthly_spend","shape":[1],"datatype":"FP32","data":[80.5]},{"name":"plan","shape":[1],"datatype":"BYTES","data":["basic"]},{"name":"region","shape":[1],"datatype":"BYTES","data":["eu"]},{"name":"channel","shape":[1],"datatype":"BYTES","data":["web"]}]}' ${platform.apiUrl}/v2/models/${DEMO_MODEL.name}/infer
 
+  LLM         curl -N -H 'content-type: application/json' -d '{"prompt":"Tell me about GPUs","max_new_tokens":32}' ${platform.apiUrl}/llm/stand-in/generate
+              (Server-Sent Events from a stand-in token generator behind the SageMaker streaming protocol, not a language model)
+
   S3          ${platform.s3.endpoint}  (buckets ${LOCAL_BUCKETS.models}, ${LOCAL_BUCKETS.data}; credentials AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER)
   batch       aws s3 cp customers.csv s3://${LOCAL_BUCKETS.data}/batch/input/${DEMO_MODEL.name}/customers.csv --endpoint-url ${platform.s3.endpoint}
               → s3://${LOCAL_BUCKETS.data}/batch/output/${DEMO_MODEL.name}/customers.csv.predictions.csv, batch/errors/…, batch/manifests/…

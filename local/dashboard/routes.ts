@@ -9,12 +9,15 @@ import type { ModelRepository } from '../../core/model/registry';
 import { json, type HttpRequest, type HttpResponse } from '../../core/protocol/http';
 import { PipelineStateSchema } from '../../model-pipeline/pipeline/state';
 import type { ExtraRoutes } from '../api-server';
+import type { LlmStats } from './llm-stats';
 import type { RequestStats } from './request-stats';
 
 export interface DashboardSources {
   readonly models: ModelRepository;
   readonly data: BlobStore;
   readonly stats: RequestStats;
+  /** Time to first token and tokens/s of the LLM route, when it runs. */
+  readonly llm?: LlmStats;
   /** Shown in the header: where the API and the embedded S3 listen. */
   readonly endpoints: Record<string, string>;
 }
@@ -80,6 +83,7 @@ export async function overview(sources: DashboardSources) {
     endpoints: sources.endpoints,
     models: modelList,
     traffic: sources.stats.series(),
+    llm: sources.llm?.summary() ?? [],
     batchJobs: batchJobs.sort((a, b) => b.finishedAt.localeCompare(a.finishedAt)),
     pipelineRuns: pipelineRuns.sort((a, b) => b.startedAt.localeCompare(a.startedAt)),
     notifications: notifications.filter(Boolean).reverse(),
