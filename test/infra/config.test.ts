@@ -26,7 +26,7 @@ describe('parseConfig', () => {
         maxBatchRows: 1000,
         canary: 'canary10Percent5Minutes',
       },
-      batch: { memoryMb: 3008, timeoutMinutes: 15, maxConcurrency: 10, chunkRows: 1024, alarmOnDlq: true },
+      batch: { memoryMb: 3008, timeoutMinutes: 15, maxConcurrency: 10, chunkRows: 1024, alarmOnDlq: true, fanOutAboveBytes: 512 * 1024 * 1024, partBytes: 128 * 1024 * 1024, partConcurrency: 20 },
       monitoring: { scheduleMinutes: 60, minRows: 200, confirmRuns: 2, ofLastRuns: 3, cooldownHours: 24, memoryMb: 1024 },
       pipeline: { maxDropPoints: 0.5, epochs: 40, quantize: true, manualApproval: false, trainMemoryMb: 3008, canary: { enabled: true, weight: 0.1, windowMinutes: 30, checkMinutes: 5, minRequests: 100, maxErrorRateIncrease: 0.01, latencyFactor: 1.5 } },
       removalPolicy: 'retain',
@@ -78,7 +78,7 @@ describe('parseConfig', () => {
   it('fills in the batch defaults a partial batch section leaves out', () => {
     const config = parseConfig({ stage: 'dev', batch: { memoryMb: 4096 } });
 
-    expect(config.batch).toEqual({ memoryMb: 4096, timeoutMinutes: 15, maxConcurrency: 10, chunkRows: 1024, alarmOnDlq: true });
+    expect(config.batch).toEqual({ memoryMb: 4096, timeoutMinutes: 15, maxConcurrency: 10, chunkRows: 1024, alarmOnDlq: true, fanOutAboveBytes: 512 * 1024 * 1024, partBytes: 128 * 1024 * 1024, partConcurrency: 20 });
   });
 
   it('keeps a batch reserved concurrency of at least maxConcurrency', () => {
