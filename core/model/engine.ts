@@ -58,10 +58,12 @@ export class InferenceEngine {
 
   /**
    * The served model for a name and optional version; loads it on first use. Without a version,
-   * the serving version or, for a share of the requests, the canary (see the class comment).
+   * the serving version; for a prediction request (`context` given: the API passes its request
+   * id), the canary for a share of them (see the class comment). Health checks, metadata and
+   * batch jobs pass no context and keep to the serving version.
    */
   async model(name: string, version?: string, context?: { readonly requestId?: string }): Promise<ServedModel> {
-    const resolved = version ?? (await this.resolve(name, context?.requestId));
+    const resolved = version ?? (context ? await this.resolve(name, context.requestId) : (await this.routing(name)).serving);
     const key = `${name}@${resolved}`;
     let entry = this.loaded.get(key);
     if (!entry) {

@@ -264,16 +264,26 @@ export const canaryCheck: Step = async (ctx, state) => {
     if (registry.serving === canary.version) return { state: { ...state, outcome: 'promoted' }, summary: `${canary.version} was promoted outside the run during its canary` };
     return { state: { ...state, outcome: 'rolled-back' }, summary: `${canary.version}'s canary was ended outside the run` };
   }
-  if (!ctx.versionStats) throw new Error('no per-version request stats to judge the canary with (PipelineContext.versionStats)');
   const now = (ctx.now ?? (() => new Date()))();
   const since = new Date(canary.startedAt);
   const serving = registry.serving ?? state.servingVersion;
-  const [canaryStats, servingStats, canaryClasses, servingClasses] = await Promise.all([
-    ctx.versionStats(state.model, canary.version, since, now),
-    ctx.versionStats(state.model, serving, since, now),
-    captureClassCounts(ctx.data, state.model, canary.version, since, now),
-    captureClassCounts(ctx.data, state.model, serving, since, now),
-  ]);
+  const versionStats = ctx.versionStats;
+  let observed;
+  try {
+    if (!versionStats) throw new Error('no per-version request stats to judge the canary with (PipelineContext.versionStats)');
+    observed = await Promise.all([
+      versionStats(state.model, canary.version, since, now),
+      versionStats(state.model, serving, since, now),
+      captureClassCounts(ctx.data, state.model, canary.version, since, now),
+      captureClassCounts(ctx.data, state.model, serving, since, now),
+    ]);
+  } catch (error) {
+    // An unjudged canary does not keep its traffic: every request returns to the serving version,
+    // and the failed step says so (resuming the run then records the canary as ended).
+    await abortCanary(ctx.models, state.model, `the canary check failed: ${(error as Error).message}`, 'retired');
+    throw new Error(`${(error as Error).message}; canary ${canary.version} aborted, ${serving} serves every request`);
+  }
+  const [canaryStats, servingStats, canaryClasses, servingClasses] = observed;
   const verdict = decideCanary(
     { canary: { ...canaryStats, classCounts: canaryClasses }, serving: { ...servingStats, classCounts: servingClasses }, windowEnded: now.getTime() >= Date.parse(canary.until) },
     ctx.options?.canary?.thresholds,

@@ -150,3 +150,18 @@ describe('a canary that fails its requests', { timeout: 180_000 }, () => {
     expect(new Set(versions)).toEqual(new Set(['1.1.0']));
   });
 });
+
+describe('a canary that cannot be judged', { timeout: 180_000 }, () => {
+  it('is aborted: the run fails, every request returns to the serving version, and on-call is told', async () => {
+    // No per-version stats: the check cannot observe the canary.
+    const blind = localPipelineContext(models, data, tmp.file('work'), () => {}, { epochs: 5, quantize: false, maxDropPoints: 100, canary: CANARY });
+    const state = await runPipeline(blind, { model: DEMO_MODEL.name, runId: 'canary-blind', trigger: { kind: 'manual', reason: 'canary test' } });
+    const registry = await models.registryOf('demo');
+
+    expect(state.outcome).toBe('failed');
+    expect(state.steps.canaryCheck?.error).toMatch(/no per-version request stats .*; canary 1\.3\.0 aborted, 1\.1\.0 serves every request$/);
+    expect(registry).toMatchObject({ serving: '1.1.0', canary: null });
+    expect(registry.versions.find((v) => v.version === '1.3.0')).toMatchObject({ status: 'retired', note: expect.stringMatching(/^canary rolled back: the canary check failed/) });
+    expect(await notifications()).toContainEqual(expect.objectContaining({ runId: 'canary-blind', outcome: 'failed', subject: 'demo: retraining run canary-blind failed at canaryCheck' }));
+  });
+});
