@@ -286,3 +286,28 @@ describe('the local batch watcher', () => {
     expect(lines.find((l) => l.includes('large.csv'))).toMatch(/succeeded .* in \d+ parts/);
   });
 });
+
+describe('leases over the S3 API', () => {
+  it('let exactly one of many simultaneous claims of a job hold it', async () => {
+    const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => claimLease(app.store, 'batch/staging/jobs/race/lease/', { owner: `claimant ${i}`, leaseMs: 60_000 })));
+
+    expect(claims.filter((c) => !('busy' in c))).toHaveLength(1);
+    expect(claims.filter((c) => 'busy' in c)).toHaveLength(7);
+  });
+
+  it('pass to the next claimant at once when released', async () => {
+    const first = await claimLease(app.store, 'batch/staging/jobs/released/lease/', { owner: 'first', leaseMs: 60_000 });
+    if ('busy' in first) throw new Error('the first claim must hold the lease');
+    await first.release();
+
+    const second = await claimLease(app.store, 'batch/staging/jobs/released/lease/', { owner: 'second', leaseMs: 60_000 });
+
+    expect(second).toMatchObject({ generation: 1 });
+  });
+
+  it('rest on a write that refuses an existing key (If-None-Match: *)', async () => {
+    const results = await Promise.all(Array.from({ length: 5 }, () => app.store.createIfAbsent('batch/staging/jobs/once', 'x')));
+
+    expect(results.filter(Boolean)).toHaveLength(1);
+  });
+});
