@@ -6,6 +6,11 @@ describe('localConfig', () => {
     expect(localConfig({})).toMatchObject({ port: 8080, s3Port: 4569, monitorSeconds: 60 });
   });
 
+  it('splits batch inputs above 256 MiB into 64 MiB parts unless told otherwise', () => {
+    expect(localConfig({})).toMatchObject({ batchFanOutBytes: 256 * 1024 * 1024, batchPartBytes: 64 * 1024 * 1024 });
+    expect(localConfig({ MLOPS_BATCH_FAN_OUT_BYTES: '1000', MLOPS_BATCH_PART_BYTES: '300' })).toMatchObject({ batchFanOutBytes: 1000, batchPartBytes: 300 });
+  });
+
   it('names a bad variable and the value received', () => {
     expect(() => localConfig({ MLOPS_PORT: 'eighty' })).toThrow(/environment variable MLOPS_PORT .*\(got "eighty"\)/);
     expect(() => localConfig({ MLOPS_S3_PORT: '70000' })).toThrow(/MLOPS_S3_PORT/);
