@@ -64,7 +64,7 @@ export async function overview(sources: DashboardSources) {
         int8: pkg?.manifest.quantization ? (pkg.manifest.quantization.servable ? 'serves' : 'failed its gate') : 'none',
       });
     }
-    modelList.push({ name, serving: registry.serving ?? versions.at(-1)?.version ?? null, servingMode: 'serverless (local)', versions });
+    modelList.push({ name, serving: registry.serving ?? versions.at(-1)?.version ?? null, canary: registry.canary, servingMode: 'serverless (local)', versions });
   }
   const readJson = async (key: string) => JSON.parse(decode(await data.read(key))) as unknown;
   const batchJobs = [];
@@ -83,6 +83,8 @@ export async function overview(sources: DashboardSources) {
     endpoints: sources.endpoints,
     models: modelList,
     traffic: sources.stats.series(),
+    /** Requests, errors and latency per model version over the last hour: a canary beside the serving version. */
+    versionTraffic: sources.stats.versions(),
     llm: sources.llm?.summary() ?? [],
     batchJobs: batchJobs.sort((a, b) => b.finishedAt.localeCompare(a.finishedAt)),
     pipelineRuns: pipelineRuns.sort((a, b) => b.startedAt.localeCompare(a.startedAt)),

@@ -75,6 +75,8 @@ describe('the dashboard', { timeout: 60_000 }, () => {
     expect(overview.models[0]).toMatchObject({ name: 'demo', serving: '1.0.0', versions: [{ version: '1.0.0', status: 'serving' }] });
     expect(overview.batchJobs).toContainEqual(expect.objectContaining({ key: 'batch/manifests/demo/dropped.csv.manifest.json', scored: 200 }));
     expect(overview.traffic.reduce((sum: number, p: { requests: number }) => sum + p.requests, 0)).toBeGreaterThan(0);
+    expect(overview.models[0].canary).toBeNull();
+    expect(overview.versionTraffic).toContainEqual(expect.objectContaining({ model: 'demo', version: '1.0.0', requests: expect.any(Number), errors: 0 }));
   });
 
   it('lets batch outputs be downloaded, and nothing outside the batch and report prefixes', async () => {
