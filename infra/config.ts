@@ -124,6 +124,24 @@ const GpuSchema = z
     captureSamplePercent: z.number().int().min(0).max(100).default(100),
     /** Longest the proxy waits for the endpoint, retries included, in milliseconds. */
     invokeTimeoutMs: z.number().int().min(100).max(28000).default(10000),
+    /** Batch scoring of files under batch/input/<model>/ of models whose servingMode is gpu, by SageMaker Batch Transform on the endpoint's Triton model. */
+    batchTransform: z
+      .strictObject({
+        /** false leaves gpu models' files to the batch Lambda (ONNX Runtime on CPU). */
+        enabled: z.boolean().default(true),
+        /** Instance type of the transform jobs. */
+        instanceType: z
+          .string()
+          .regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, 'must be a SageMaker instance type such as ml.g5.xlarge')
+          .default('ml.g5.xlarge'),
+        /** Instances of one transform job. */
+        instanceCount: z.number().int().min(1).max(100).default(1),
+        /** Rows per request line; at most maxBatchSize (Triton refuses more), which it is when absent. */
+        rowsPerRequest: z.number().int().min(1).optional(),
+        /** Largest request line, in MB (CreateTransformJob's MaxPayloadInMB). */
+        maxPayloadMb: z.number().int().min(1).max(100).default(6),
+      })
+      .prefault({}),
     /** Subnets and security groups of the endpoints; no VPC when absent. */
     vpc: z
       .strictObject({
@@ -138,6 +156,14 @@ const GpuSchema = z
         ctx.addIssue({ code: 'custom', message: `must be at most maxBatchSize (${gpu.maxBatchSize})`, path: ['preferredBatchSizes', i], input: size });
       }
     });
+    if (gpu.batchTransform.rowsPerRequest !== undefined && gpu.batchTransform.rowsPerRequest > gpu.maxBatchSize) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be at most maxBatchSize (${gpu.maxBatchSize})`,
+        path: ['batchTransform', 'rowsPerRequest'],
+        input: gpu.batchTransform.rowsPerRequest,
+      });
+    }
     if (gpu.canaryWaitSeconds + gpu.terminationWaitSeconds >= gpu.maxDeploymentSeconds) {
       ctx.addIssue({
         code: 'custom',
@@ -289,26 +315,6 @@ const PipelineSchema = z.strictObject({
   manualApproval: z.boolean().default(false),
   /** Memory of the train, evaluate and quantize Lambdas in MB (1769 MB = one vCPU); the other steps get 1024. */
   trainMemoryMb: z.number().int().min(128).max(10240).default(3008),
-  /** A candidate first serves a share of the requests as a canary; CanaryCheck promotes it or rolls it back from per-version CloudWatch metrics. */
-  canary: z
-    .strictObject({
-      /** false promotes a candidate that passed the gate at once. */
-      enabled: z.boolean().default(true),
-      /** Share of the requests that name no version sent to the canary. */
-      weight: z.number().gt(0).max(1).default(0.1),
-      /** Observation window; a healthy canary is promoted at its end. */
-      windowMinutes: z.number().int().min(1).max(1440).default(30),
-      /** Minutes between checks; a failing canary rolls back at the first check that sees it. */
-      checkMinutes: z.number().int().min(1).max(60).default(5),
-      /** Canary requests needed before it is judged; a window that ends with fewer rolls back. */
-      minRequests: z.number().int().min(1).default(100),
-      /** Largest excess of the canary's error rate over the serving version's (0.01 = one point). */
-      maxErrorRateIncrease: z.number().min(0).max(1).default(0.01),
-      /** Largest ratio of the canary's p99 latency to the serving version's. */
-      latencyFactor: z.number().min(1).default(1.5),
-    })
-    .refine((c) => c.checkMinutes <= c.windowMinutes, { message: 'must be at most windowMinutes', path: ['checkMinutes'] })
-    .prefault({}),
   /** A candidate first serves a share of the requests as a canary; CanaryCheck promotes it or rolls it back from per-version CloudWatch metrics. */
   canary: z
     .strictObject({

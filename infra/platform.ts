@@ -1,5 +1,5 @@
 import { type App, RemovalPolicy, Tags } from 'aws-cdk-lib';
-import { gpuSettings, isGpuModel, type PlatformConfig } from './config';
+import { gpuSettings, isGpuModel, type PlatformConfig, transformModels } from './config';
 import { BatchStack } from './stacks/batch-stack';
 import { GpuEndpointStack } from './stacks/gpu-endpoint-stack';
 import { LlmEndpointStack } from './stacks/llm-endpoint-stack';
@@ -88,6 +88,8 @@ export function addPlatformStacks(app: App, config: PlatformConfig): Platform {
           manageApiGatewayCloudWatchRole: serverlessInference === undefined,
           removalPolicy,
         });
+  // Files of gpu-only models are scored by Batch Transform in the GPU stack; the batch Lambda leaves them alone.
+  if (gpuEndpoints?.batchTransform) batch.scoring.function.addEnvironment('TRANSFORM_MODELS', transformModels(config).join(','));
   if (gpuEndpoints && serverlessInference) {
     gpuEndpoints.addStackDependency(serverlessInference, 'its API relies on the API Gateway CloudWatch role the serverless stack creates');
   }

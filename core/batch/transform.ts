@@ -89,10 +89,11 @@ const discard: TextSink = { write: async () => {} };
  * binary tensors; such a file fails with a manifest that says so.
  */
 export async function prepareTransform(inputKey: string, deps: TransformDependencies): Promise<PreparedTransform | BatchJobOutcome> {
-  const prepared = await prepareJob(inputKey, jobDependencies(deps, async (model) => new RequestRecorder(await deps.manifestOf(model))));
+  let created: RequestRecorder | undefined;
+  const prepared = await prepareJob(inputKey, jobDependencies(deps, async (model) => (created = new RequestRecorder(await deps.manifestOf(model)))));
   if ('status' in prepared) return prepared;
   const { keys, head, model, base, startedAt } = prepared;
-  const recorder = prepared.scorer as RequestRecorder;
+  const recorder = created!;
   const staging = transformKeys(keys, head.etag, model.version);
   const writer = await deps.store.openWriter(staging.requests, `${staging.root}staged-requests.jsonl`);
   recorder.attach(writer);

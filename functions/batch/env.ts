@@ -12,6 +12,11 @@ export const BatchEnvSchema = z.object({
   FAN_OUT_ABOVE_BYTES: z.coerce.number().int().positive().optional(),
   /** Target size of a part of a split input (the plan step's). */
   PART_BYTES: z.coerce.number().int().positive().default(64 * 1024 * 1024),
+  /** Models whose files a Batch Transform job scores (the GPU stack's rule starts it); this function leaves them alone. Comma-separated. */
+  TRANSFORM_MODELS: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((v) => v.trim()).filter(Boolean)),
   /** Path-style S3 addressing, for S3-compatible endpoints (the embedded S3 via AWS_ENDPOINT_URL_S3). */
   S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
 });

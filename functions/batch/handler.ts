@@ -3,6 +3,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { runBatchJob } from '../../core/batch/job';
+import { DataPrefixes } from '../../core/layout';
 import { logger, metrics, tracer } from '../shared/powertools';
 import { createBatchApp, keysOfS3Event, routeBatchInput } from './app';
 import { batchEnv } from './env';
@@ -30,6 +31,11 @@ export async function handler(event: SQSEvent, context: Context): Promise<SQSBat
     try {
       for (const { bucket, key } of keysOfS3Event(JSON.parse(message.body))) {
         if (bucket !== env.DATA_BUCKET) continue;
+        const model = key.startsWith(DataPrefixes.batchInput) ? key.slice(DataPrefixes.batchInput.length).split('/')[0] : undefined;
+        if (model && env.TRANSFORM_MODELS.includes(model)) {
+          logger.info('scored by Batch Transform (GPU stack); nothing to do here', { key, model });
+          continue;
+        }
         const route = await routeBatchInput(key, app, fanOut);
         if (route.route === 'fan-out') {
           logger.info('batch job handed to the fan-out state machine', { key, execution: route.execution, started: route.started, reason: route.reason });

@@ -1,9 +1,10 @@
-import { CfnOutput, CrossStackReferences, Duration, ReferenceStrength, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CrossStackReferences, Duration, ReferenceStrength, RemovalPolicy, Size, Stack, type StackProps } from 'aws-cdk-lib';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { type GpuConfig, gpuEndpointName, gpuModelVersion, type ModelConfig, type ServerlessConfig } from '../config';
+import { BatchTransform } from '../constructs/batch-transform';
 import { CaptureConverter } from '../constructs/capture-converter';
 import { EndpointProxy } from '../constructs/endpoint-proxy';
 import { GpuEndpoint } from '../constructs/gpu-endpoint';
@@ -57,6 +58,8 @@ export class GpuEndpointStack extends Stack {
   public readonly proxy: EndpointProxy;
   /** Turns the endpoints' SageMaker capture (capture-raw/) into the monitor's (capture/). */
   public readonly captureConverter: CaptureConverter;
+  /** Batch Transform of the files of models served on GPU only; absent when none is, or gpu.batchTransform.enabled is false. */
+  public readonly batchTransform: BatchTransform | undefined;
 
   constructor(scope: Construct, id: string, props: GpuEndpointStackProps) {
     super(scope, id, props);
@@ -124,6 +127,24 @@ export class GpuEndpointStack extends Stack {
       alarmTopic: props.alarmTopic,
       logRemovalPolicy: removalPolicy,
     });
+
+    // Models also served by Lambda ("both") keep the batch Lambda, which can score missing values.
+    const transformed = gpu.batchTransform.enabled ? props.models.filter((m) => m.servingMode === 'gpu') : [];
+    this.batchTransform =
+      transformed.length === 0
+        ? undefined
+        : new BatchTransform(this, 'BatchTransform', {
+            models: transformed.map((m) => ({ modelName: m.name, modelVersion: gpuModelVersion(gpu, m.name), endpoint: endpoints.get(m.name)! })),
+            modelBucket: props.modelBucket,
+            dataBucket: props.dataBucket,
+            key: props.key,
+            instanceType: gpu.batchTransform.instanceType,
+            instanceCount: gpu.batchTransform.instanceCount,
+            rowsPerRequest: gpu.batchTransform.rowsPerRequest ?? gpu.maxBatchSize,
+            maxPayload: Size.mebibytes(gpu.batchTransform.maxPayloadMb),
+            alarmTopic: props.alarmTopic,
+            logRemovalPolicy: removalPolicy,
+          });
 
     new CfnOutput(this, 'ApiUrl', {
       value: this.proxy.url,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TRITON_IMAGE, gpuEndpointName, gpuModelVersion, gpuSettings, parseConfig } from '../../infra/config';
+import { DEFAULT_TRITON_IMAGE, gpuEndpointName, gpuModelVersion, gpuSettings, parseConfig, transformModels } from '../../infra/config';
 import { ecrRepositoryOf, resolveTritonImage } from '../../infra/constructs/triton-image';
 
 describe('the gpu section of the configuration', () => {
@@ -23,7 +23,19 @@ describe('the gpu section of the configuration', () => {
       useTensorRt: false,
       captureSamplePercent: 100,
       invokeTimeoutMs: 10000,
+      batchTransform: { enabled: true, instanceType: 'ml.g5.xlarge', instanceCount: 1, maxPayloadMb: 6 },
     });
+  });
+
+  it('sends the batch files of gpu models, not of both models, to Batch Transform', () => {
+    const config = parseConfig({ stage: 'dev', models: [{ name: 'a', servingMode: 'gpu' }, { name: 'b', servingMode: 'both' }, { name: 'c' }] });
+
+    expect(transformModels(config)).toEqual(['a']);
+    expect(transformModels(parseConfig({ ...config, gpu: { batchTransform: { enabled: false } } }))).toEqual([]);
+  });
+
+  it('rejects more rows per transform request than maxBatchSize, naming the field', () => {
+    expect(() => parseConfig({ stage: 'dev', gpu: { maxBatchSize: 64, batchTransform: { rowsPerRequest: 128 } } })).toThrow(/gpu\.batchTransform\.rowsPerRequest: must be at most maxBatchSize \(64\)/);
   });
 
   it('fills in the defaults a partial gpu section leaves out', () => {
