@@ -19,7 +19,7 @@ function runDemo(): Promise<{ code: number; stdout: string; stderr: string }> {
 }
 
 describe('npm run demo', () => {
-  it('drives train → serve → batch → drift → retrain → promotion → traffic on the new version', { timeout: 300_000 }, async () => {
+  it('drives train → serve → batch → drift → retrain → canary → promotion → traffic on the new version', { timeout: 300_000 }, async () => {
     const { code, stdout, stderr } = await runDemo();
     expect(code, stderr).toBe(0);
     const summary = stdout.slice(stdout.lastIndexOf('\nsummary'));
@@ -29,6 +29,7 @@ describe('npm run demo', () => {
     expect(summary).toMatch(/monitor +1000 rows: no drift/);
     expect(summary).toMatch(/drift 1 +DRIFT in tenure_months; confirmed: false/);
     expect(summary).toMatch(/drift 2 +confirmed: true; retraining run drift-demo-/);
+    expect(summary).toMatch(/canary +\d+ by 1\.0\.0, \d+ by 1\.1\.0 during the run; canary healthy, 1\.1\.0 promoted: \d+ canary requests/);
     expect(summary).toMatch(/retrain +1\.1\.0 trained \(parent 1\.0\.0\).*gate passed; serving now 1\.1\.0/);
     expect(summary).toMatch(/traffic +new requests answered by 1\.1\.0/);
   });
