@@ -97,18 +97,30 @@ export class ByteRangePlanner {
     if (this.first && bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3;
     if (bytes.length) this.first = false;
     const base = this.offset - this.carry.length;
-    let nextQuote = this.format === 'csv' ? bytes.indexOf(QUOTE, start) : -1;
+    const csv = this.format === 'csv';
+    let nextQuote = csv ? bytes.indexOf(QUOTE, start) : -1;
+    // The line counter and the next cut are kept in locals: this loop runs once per row of the file.
+    let line = this.line;
+    let cutAt = this.partStart + this.partBytes;
     for (let nl = bytes.indexOf(NEWLINE, start); nl >= 0; nl = bytes.indexOf(NEWLINE, start)) {
-      this.line++;
-      if (this.format === 'csv') {
+      line++;
+      if (csv) {
         const end = nl > start && bytes[nl - 1] === CARRIAGE_RETURN ? nl - 1 : nl;
         if (nextQuote >= 0 && nextQuote < start) nextQuote = bytes.indexOf(QUOTE, start);
         const plain = this.headerRange && !this.assembler.open && (nextQuote < 0 || nextQuote >= end);
-        if (!plain) this.assemble(this.decoder.decode(bytes.subarray(start, end)), base + nl + 1);
+        if (!plain) {
+          this.line = line;
+          this.assemble(this.decoder.decode(bytes.subarray(start, end)), base + nl + 1);
+        }
       }
       start = nl + 1;
-      this.boundary(base + start);
+      if (base + start >= cutAt) {
+        this.line = line;
+        this.boundary(base + start);
+        cutAt = this.partStart + this.partBytes;
+      }
     }
+    this.line = line;
     this.offset += piece.length;
     this.carry = bytes.slice(start);
   }
