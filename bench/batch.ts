@@ -159,7 +159,8 @@ async function main(): Promise<void> {
     { measure: 'CPU a row: ORT worker thread', value: us(largeRun.workerUs) },
     { measure: 'CPU a row: other threads (file I/O, GC)', value: us(largeRun.otherUs) },
     { measure: 'waiting for a core a row (other load on the machine)', value: us(largeRun.waitUs) },
-    { measure: 'end to end / raw, a core per side (raw CPU / busier side)', value: `${(rawCpu / Math.max(largeRun.mainUs, largeRun.workerUs)).toFixed(2)}x` },
+    // With both cores to itself the job goes at the pace of its busier thread, or of all its threads shared over two cores.
+    { measure: 'end to end / raw, both cores to itself (from CPU a row)', value: `${(rawCpu / Math.max(largeRun.mainUs, largeRun.workerUs, (largeRun.mainUs + largeRun.workerUs + largeRun.otherUs) / 2)).toFixed(2)}x` },
     { measure: `peak RSS, ${smallRun.rows} rows (MB)`, value: smallRun.maxRssMb.toFixed(0) },
     { measure: `peak RSS, ${largeRun.rows} rows (MB)`, value: largeRun.maxRssMb.toFixed(0) },
     { measure: 'peak RSS growth for 10x rows', value: `${(largeRun.maxRssMb / smallRun.maxRssMb).toFixed(2)}x` },

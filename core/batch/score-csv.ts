@@ -250,9 +250,11 @@ export async function scoreCsv(
   const scoreLines = async (bytes: Uint8Array, start: number): Promise<number> => {
     // Position of the next quote in the buffer, searched again only once passed: rows rarely have one.
     let nextQuote = bytes.indexOf(QUOTE, start);
+    // The fast path stops at the last complete line: declining the unfinished one at every piece's end cost it its optimized code.
+    const complete = bytes.lastIndexOf(NEWLINE) + 1;
     for (;;) {
-      if (header && !assembler.open) {
-        const newline = fastRow(lineNumber + 1, bytes, start, bytes.length);
+      if (header && !assembler.open && start < complete) {
+        const newline = fastRow(lineNumber + 1, bytes, start, complete);
         if (newline >= 0) {
           lineNumber++;
           start = newline + 1;

@@ -9,19 +9,23 @@
  * anything else returns NaN_FALLBACK so the caller takes the general path.
  */
 
-/** Returned when the bytes are not a simple number this parser can read exactly. */
+/**
+ * Returned when the bytes are not a simple number this parser can read exactly. The parsers
+ * return the literal `Number.NaN`: a module constant is a boxed value to the optimizing
+ * compiler, which then boxes every parsed double too (a heap allocation per field).
+ */
 export const NAN_FALLBACK = Number.NaN;
 
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
 export function parseDecimalBytes(bytes: Uint8Array, start: number, end: number): number {
   let i = start;
-  if (i >= end) return NAN_FALLBACK;
+  if (i >= end) return Number.NaN;
   let negative = false;
   let c = bytes[i]!;
   if (c === 45 /* - */ || c === 43 /* + */) {
     negative = c === 45;
-    if (++i >= end) return NAN_FALLBACK;
+    if (++i >= end) return Number.NaN;
   }
   let mantissa = 0;
   let digits = 0;
@@ -36,34 +40,34 @@ export function parseDecimalBytes(bytes: Uint8Array, start: number, end: number)
         if (seenDot) scale--;
         continue;
       }
-      if (++significant > 15) return NAN_FALLBACK;
+      if (++significant > 15) return Number.NaN;
       mantissa = mantissa * 10 + (c - 48);
       if (seenDot) scale--;
     } else if (c === 46 /* . */ && !seenDot) {
       seenDot = true;
     } else break;
   }
-  if (digits === 0) return NAN_FALLBACK;
+  if (digits === 0) return Number.NaN;
   if (i < end) {
     c = bytes[i]!;
-    if (c !== 101 && c !== 69 /* e E */) return NAN_FALLBACK;
-    if (++i >= end) return NAN_FALLBACK;
+    if (c !== 101 && c !== 69 /* e E */) return Number.NaN;
+    if (++i >= end) return Number.NaN;
     let expNegative = false;
     c = bytes[i]!;
     if (c === 45 || c === 43) {
       expNegative = c === 45;
-      if (++i >= end) return NAN_FALLBACK;
+      if (++i >= end) return Number.NaN;
     }
     let exponent = 0;
     for (; i < end; i++) {
       c = bytes[i]!;
-      if (c < 48 || c > 57 || exponent > 1000) return NAN_FALLBACK;
+      if (c < 48 || c > 57 || exponent > 1000) return Number.NaN;
       exponent = exponent * 10 + (c - 48);
     }
     scale += expNegative ? -exponent : exponent;
   }
   if (mantissa === 0) return negative ? -0 : 0;
-  if (scale < -22 || scale > 22) return NAN_FALLBACK;
+  if (scale < -22 || scale > 22) return Number.NaN;
   const value = scale < 0 ? mantissa / POW10[-scale]! : mantissa * POW10[scale]!;
   return negative ? -value : value;
 }
@@ -106,10 +110,10 @@ export function scanDecimal(bytes: Uint8Array, start: number, limit: number): nu
     scale = fractionStart - i;
   }
   scan.end = i;
-  if (digits === 0 || mantissa >= 1e15) return NAN_FALLBACK;
+  if (digits === 0 || mantissa >= 1e15) return Number.NaN;
   if (i < limit && (bytes[i] === 101 || bytes[i] === 69) /* e E */) return withExponent(bytes, i + 1, limit, mantissa, scale, negative);
   if (mantissa === 0) return negative ? -0 : 0;
-  if (scale < -22) return NAN_FALLBACK;
+  if (scale < -22) return Number.NaN;
   const value = mantissa / POW10[-scale]!;
   return negative ? -value : value;
 }
@@ -131,10 +135,10 @@ function withExponent(bytes: Uint8Array, i: number, limit: number, mantissa: num
     if (exponent < 1000) exponent = exponent * 10 + c;
   }
   scan.end = i;
-  if (i === exponentStart) return NAN_FALLBACK;
+  if (i === exponentStart) return Number.NaN;
   scale += exponentNegative ? -exponent : exponent;
   if (mantissa === 0) return negative ? -0 : 0;
-  if (scale < -22 || scale > 22) return NAN_FALLBACK;
+  if (scale < -22 || scale > 22) return Number.NaN;
   const value = scale < 0 ? mantissa / POW10[-scale]! : mantissa * POW10[scale]!;
   return negative ? -value : value;
 }
