@@ -1,9 +1,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { BatchJobOutcome } from '../../core/batch/job';
 import { failTransform, finalizeTransform, prepareTransform, type PreparedTransform, type TransformDependencies } from '../../core/batch/transform';
-import type { Manifest } from '../../core/model/manifest';
-import { readManifest } from '../../core/model/model-package';
 import { ModelNotFoundError, ModelRepository } from '../../core/model/registry';
+import { ManifestCache } from '../shared/manifests';
 import { S3BatchStore } from '../shared/s3-batch-store';
 import { S3BlobStore } from '../shared/s3-blob-store';
 import type { BatchTransformEnv } from './env';
@@ -21,8 +20,7 @@ export type StepResult = (PreparedTransform & { readonly requestsUri: string; re
 
 /** The steps' dependencies over S3; shared by the handler and its tests. */
 export function createTransformApp(env: BatchTransformEnv, s3: S3Client): TransformDependencies & { readonly bucket: string } {
-  const repository = new ModelRepository(new S3BlobStore(s3, env.MODEL_BUCKET));
-  const manifests = new Map<string, Promise<Manifest>>();
+  const manifests = new ManifestCache(new ModelRepository(new S3BlobStore(s3, env.MODEL_BUCKET)));
   return {
     bucket: env.DATA_BUCKET,
     store: new S3BatchStore(s3, env.DATA_BUCKET),
@@ -30,13 +28,7 @@ export function createTransformApp(env: BatchTransformEnv, s3: S3Client): Transf
     manifestOf: (model) => {
       const version = Object.hasOwn(env.MODEL_VERSIONS, model) ? env.MODEL_VERSIONS[model] : undefined;
       if (version === undefined) return Promise.reject(new ModelNotFoundError(model));
-      let manifest = manifests.get(model);
-      if (!manifest) {
-        manifest = readManifest(repository.packageStore(model, version), { name: model, version });
-        manifests.set(model, manifest);
-        manifest.catch(() => manifests.delete(model));
-      }
-      return manifest;
+      return manifests.get(model, version);
     },
   };
 }

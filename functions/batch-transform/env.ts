@@ -1,27 +1,12 @@
 import { z } from 'zod';
-
-/** The package version each GPU model's Triton model serves, as the construct sets it from gpu.modelVersions. */
-const VersionsSchema = z.record(
-  z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a model name'),
-  z.string().min(1),
-);
+import { jsonVariable, ModelVersionsSchema } from '../shared/env';
 
 /** Environment of the Batch Transform steps; the BatchTransform construct sets every variable. */
 export const BatchTransformEnvSchema = z.object({
   MODEL_BUCKET: z.string().min(3),
   DATA_BUCKET: z.string().min(3),
   /** JSON: `{"<model>": "<package version its Triton model serves>"}`. */
-  MODEL_VERSIONS: z
-    .string()
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch (error) {
-        ctx.addIssue({ code: 'custom', message: `not JSON (${(error as Error).message})` });
-        return z.NEVER;
-      }
-    })
-    .pipe(VersionsSchema),
+  MODEL_VERSIONS: jsonVariable(ModelVersionsSchema),
   /** Rows per request line: at most Triton's max_batch_size, and small enough for the transform's MaxPayloadInMB. */
   ROWS_PER_REQUEST: z.coerce.number().int().positive().default(1024),
   /** Path-style S3 addressing, for S3-compatible endpoints (the embedded S3 via AWS_ENDPOINT_URL_S3). */

@@ -1,8 +1,6 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { captureBody, convertedCaptureKey, convertSageMakerCapture, type MalformedCaptureLine, parseRawCaptureKey } from '../../core/capture/sagemaker-capture';
-import type { Manifest } from '../../core/model/manifest';
-import { readManifest } from '../../core/model/model-package';
-import type { ModelRepository } from '../../core/model/registry';
+import type { ManifestCache } from '../shared/manifests';
 
 /** What converting one raw capture object came to. */
 export type ConversionOutcome =
@@ -16,7 +14,7 @@ export type ConversionOutcome =
 export interface CaptureConvertDependencies {
   readonly s3: S3Client;
   readonly dataBucket: string;
-  readonly models: ModelRepository;
+  readonly manifests: ManifestCache;
   /** The package version each model's endpoint serves. */
   readonly versions: Readonly<Record<string, string>>;
 }
@@ -27,19 +25,13 @@ export interface CaptureConvertDependencies {
  * redelivered event rewrites the same object. Lines that cannot be converted are returned with
  * their reasons; the rest are written.
  */
-export async function convertCaptureObject(deps: CaptureConvertDependencies, rawKey: string, manifests = new Map<string, Promise<Manifest>>()): Promise<ConversionOutcome> {
+export async function convertCaptureObject(deps: CaptureConvertDependencies, rawKey: string): Promise<ConversionOutcome> {
   const source = parseRawCaptureKey(rawKey);
   if (!source) return { status: 'skipped', rawKey, reason: 'not a SageMaker capture key capture-raw/<model>/<endpoint>/<variant>/YYYY/MM/DD/HH/<name>.jsonl' };
   const version = Object.hasOwn(deps.versions, source.model) ? deps.versions[source.model] : undefined;
   if (version === undefined) return { status: 'skipped', rawKey, reason: `model "${source.model}" is not served by a GPU endpoint` };
 
-  const key = `${source.model}@${version}`;
-  let manifest = manifests.get(key);
-  if (!manifest) {
-    manifest = readManifest(deps.models.packageStore(source.model, version), { name: source.model, version });
-    manifests.set(key, manifest);
-    manifest.catch(() => manifests.delete(key));
-  }
+  const manifest = deps.manifests.get(source.model, version);
   const object = await deps.s3.send(new GetObjectCommand({ Bucket: deps.dataBucket, Key: rawKey }));
   const text = await object.Body!.transformToString('utf8');
   const converted = convertSageMakerCapture(text, await manifest);

@@ -1,27 +1,12 @@
 import { z } from 'zod';
-
-/** The package version each GPU model's endpoint serves, as the construct sets it from gpu.modelVersions. */
-const VersionsSchema = z.record(
-  z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a model name'),
-  z.string().min(1),
-);
+import { jsonVariable, ModelVersionsSchema } from '../shared/env';
 
 /** Environment of the capture converter; the CaptureConverter construct sets every variable. */
 export const CaptureConvertEnvSchema = z.object({
   MODEL_BUCKET: z.string().min(3),
   DATA_BUCKET: z.string().min(3),
   /** JSON: `{"<model>": "<package version its endpoint serves>"}`. */
-  MODEL_VERSIONS: z
-    .string()
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch (error) {
-        ctx.addIssue({ code: 'custom', message: `not JSON (${(error as Error).message})` });
-        return z.NEVER;
-      }
-    })
-    .pipe(VersionsSchema),
+  MODEL_VERSIONS: jsonVariable(ModelVersionsSchema),
   /** Path-style S3 addressing, for S3-compatible endpoints (the embedded S3 via AWS_ENDPOINT_URL_S3). */
   S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
 });

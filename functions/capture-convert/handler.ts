@@ -1,8 +1,8 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
-import type { Manifest } from '../../core/model/manifest';
 import { ModelRepository } from '../../core/model/registry';
+import { ManifestCache } from '../shared/manifests';
 import { logger, metrics, tracer } from '../shared/powertools';
 import { S3BlobStore } from '../shared/s3-blob-store';
 import { type ConversionOutcome, convertCaptureObject, objectOfEvent } from './app';
@@ -11,8 +11,7 @@ import { captureConvertEnv } from './env';
 // Cold start: client, configuration and the manifests read are reused by warm invocations.
 const env = captureConvertEnv();
 const s3 = tracer.captureAWSv3Client(new S3Client({ forcePathStyle: env.S3_FORCE_PATH_STYLE }));
-const deps = { s3, dataBucket: env.DATA_BUCKET, models: new ModelRepository(new S3BlobStore(s3, env.MODEL_BUCKET)), versions: env.MODEL_VERSIONS };
-const manifests = new Map<string, Promise<Manifest>>();
+const deps = { s3, dataBucket: env.DATA_BUCKET, manifests: new ManifestCache(new ModelRepository(new S3BlobStore(s3, env.MODEL_BUCKET))), versions: env.MODEL_VERSIONS };
 
 /** How many malformed lines are logged with their reasons; the count is always logged and published. */
 const LOGGED_MALFORMED = 20;
@@ -30,7 +29,7 @@ export async function handler(event: unknown, context: Context): Promise<Convers
       logger.warn('not an Object Created event of the data bucket; ignored', { event: event as Record<string, unknown> });
       return undefined;
     }
-    const outcome = await convertCaptureObject(deps, object.key, manifests);
+    const outcome = await convertCaptureObject(deps, object.key);
     if (outcome.status === 'skipped') {
       logger.warn('capture object skipped', { key: outcome.rawKey, reason: outcome.reason });
       return outcome;

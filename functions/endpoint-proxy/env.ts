@@ -1,28 +1,16 @@
 import { z } from 'zod';
+import { jsonVariable, ModelNameSchema } from '../shared/env';
 import { DEFAULT_LIMITS } from '../../core/protocol/limits';
 import { DEFAULT_RETRY_POLICY } from '../../core/protocol/triton';
 
 /** The SageMaker endpoint of each model, and the package version it serves. */
-const EndpointsSchema = z.record(
-  z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a model name'),
-  z.strictObject({ endpoint: z.string().min(1).max(63), version: z.string().min(1) }),
-);
+const EndpointsSchema = z.record(ModelNameSchema, z.strictObject({ endpoint: z.string().min(1).max(63), version: z.string().min(1) }));
 
 /** Environment of the endpoint proxy function; the construct sets every variable (see infra/constructs/endpoint-proxy.ts). */
 export const EndpointProxyEnvSchema = z.object({
   MODEL_BUCKET: z.string().min(3),
   /** JSON: `{"<model>": {"endpoint": "<SageMaker endpoint name>", "version": "<package version>"}}`. */
-  ENDPOINTS: z
-    .string()
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch (error) {
-        ctx.addIssue({ code: 'custom', message: `not JSON (${(error as Error).message})` });
-        return z.NEVER;
-      }
-    })
-    .pipe(EndpointsSchema),
+  ENDPOINTS: jsonVariable(EndpointsSchema),
   MAX_BATCH_ROWS: z.coerce.number().int().positive().default(DEFAULT_LIMITS.maxBatchRows),
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(DEFAULT_LIMITS.maxBodyBytes),
   /** Budget of one request to the endpoint, retries and backoff included. */

@@ -1,5 +1,4 @@
 import type { Manifest } from '../../core/model/manifest';
-import { readManifest } from '../../core/model/model-package';
 import type { Matrix } from '../../core/model/onnx-session';
 import type { BatchScores } from '../../core/model/predictor';
 import { ModelNotFoundError, type ModelRepository } from '../../core/model/registry';
@@ -7,6 +6,7 @@ import { errorResponse, ProtocolError } from '../../core/protocol/errors';
 import type { HttpRequest, HttpResponse } from '../../core/protocol/http';
 import type { ProtocolLimits } from '../../core/protocol/limits';
 import { type ApiModel, handleApiRequest, type ModelBackend } from '../../core/protocol/router';
+import { ManifestCache } from '../shared/manifests';
 import {
   buildTritonRequest,
   decodeTritonResponse,
@@ -37,12 +37,14 @@ export interface DeployedModel {
  * artifact), so the manifest read is that version's, from the model bucket, once per container.
  */
 export class DeployedModels {
-  private readonly manifests = new Map<string, Promise<Manifest>>();
+  private readonly manifests: ManifestCache;
 
   constructor(
-    private readonly repository: ModelRepository,
+    repository: ModelRepository,
     private readonly endpoints: Readonly<Record<string, { readonly endpoint: string; readonly version: string }>>,
-  ) {}
+  ) {
+    this.manifests = new ManifestCache(repository);
+  }
 
   /** Names of the models with an endpoint. */
   names(): string[] {
@@ -54,14 +56,7 @@ export class DeployedModels {
     const deployed = Object.hasOwn(this.endpoints, name) ? this.endpoints[name] : undefined;
     if (!deployed) throw new ModelNotFoundError(name);
     if (version !== undefined && version !== deployed.version) throw new ModelNotFoundError(name, version);
-    let manifest = this.manifests.get(name);
-    if (!manifest) {
-      manifest = readManifest(this.repository.packageStore(name, deployed.version), { name, version: deployed.version });
-      this.manifests.set(name, manifest);
-      // A failed read is not cached: the next request tries again.
-      manifest.catch(() => this.manifests.delete(name));
-    }
-    return { manifest: await manifest, endpoint: deployed.endpoint };
+    return { manifest: await this.manifests.get(name, deployed.version), endpoint: deployed.endpoint };
   }
 
   /** The one version each model's endpoint serves. */
