@@ -103,7 +103,9 @@ export class ByteWriter {
 
   /** A copy of the bytes written so far (the consumer may hold it while this buffer is reused); then empties the buffer. */
   take(): Uint8Array {
-    const taken = this.bytes.slice(0, this.length);
+    // Not zero-filled first (slice would be): every byte is overwritten at once.
+    const taken = Buffer.allocUnsafe(this.length);
+    taken.set(this.bytes.subarray(0, this.length));
     this.length = 0;
     return taken;
   }
