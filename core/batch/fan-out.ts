@@ -9,7 +9,7 @@ import {
   prepareJob,
   readManifest,
   readParquet,
-  runBatchJob,
+  scoreWhole,
   underLease,
   writeFailedManifest,
   writeSucceededManifest,
@@ -243,9 +243,7 @@ export async function runBatchInput(inputKey: string, deps: BatchJobDependencies
   const prepared = await prepareJob(inputKey, deps);
   if ('status' in prepared) return prepared;
   const decision = fanOutDecision(prepared.keys, prepared.head.size, fanOut?.aboveBytes);
-  if (!decision.fanOut || !fanOut) {
-    return runBatchJob(inputKey, deps);
-  }
+  if (!decision.fanOut || !fanOut) return underLease(prepared, deps, () => scoreWhole(inputKey, prepared, deps));
   return underLease(prepared, deps, async () => {
     const planned = await planPrepared(inputKey, prepared, deps, fanOut);
     if (planned.status !== 'planned') return planned;

@@ -145,7 +145,8 @@ export async function runBatchJob(inputKey: string, deps: BatchJobDependencies):
   return underLease(prepared, deps, () => scoreWhole(inputKey, prepared, deps));
 }
 
-async function scoreWhole(inputKey: string, prepared: PreparedJob, deps: BatchJobDependencies): Promise<BatchJobOutcome> {
+/** Scores a prepared input in one run (the caller holds the job's lease). */
+export async function scoreWhole(inputKey: string, prepared: PreparedJob, deps: BatchJobDependencies): Promise<BatchJobOutcome> {
   const { keys, head, scorer, model, base, startedAt } = prepared;
   const stagingFor = (key: string) => `${DataPrefixes.batchStaging}${head.etag}/${key}`;
   const predictions = await deps.store.openWriter(keys.predictions, stagingFor(keys.predictions));

@@ -66,7 +66,7 @@ export async function claimLease(store: ConditionalStore, prefix: string, option
       if (++contested > 5) throw new Error(`${key}: could not claim the lease after ${contested} contested attempts`);
       continue;
     }
-    const parsed = LeaseSchema.safeParse(JSON.parse(existing));
+    const parsed = LeaseSchema.safeParse(parseJson(existing));
     // An unreadable lease was written by no version of this code; it cannot be in force.
     const expiresAt = parsed.success ? new Date(parsed.data.expiresAt) : new Date(0);
     if (expiresAt.getTime() > now() && (await store.readText(`${key}.released`)) === null) {
@@ -80,4 +80,12 @@ export async function claimLease(store: ConditionalStore, prefix: string, option
 /** Narrows a claim's result to a held lease. */
 export function isHeld(claim: JobLease | LeaseBusy): claim is JobLease {
   return !('busy' in claim);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
