@@ -200,14 +200,20 @@ export interface RetrainingPipelineProps {
 
 /**
  * The retraining pipeline on Step Functions: Start → Prepare → Train → Evaluate → Quantize → Gate
- * → Register → (rejected: Notify, end) → Deploy → Notify. Each state is one Lambda running one
+ * → Register → (rejected: Notify, end) → Deploy → (canary: CanaryWait → CanaryCheck, looping while
+ * the outcome is "canary") → Notify. Each state is one Lambda running one
  * step of `model-pipeline/pipeline/runner.ts`; steps are idempotent by run id, so a task is
  * retried on Lambda service errors and a failed run resumes when started again with its run id.
  *
  * A step that fails records the failure, notifies and throws `StepFailedError`: the execution
  * then ends in the Fail state. Any other error (a timeout, a crash, Lambda itself) first goes
  * through a failure notification published by Step Functions. The serving model is untouched by
- * a failure: only Deploy promotes, and only a candidate that passed the gate.
+ * a failure: only Deploy and CanaryCheck promote, and only a candidate that passed the gate.
+ *
+ * With `canary` (the default), Deploy sends a share of the requests that name no version to the
+ * candidate; CanaryCheck compares it with the serving version on the inference function's
+ * per-version metrics and capture, and promotes it, rolls it back (the registry records why), or
+ * waits for the next check. It always decides once the window is over, so the loop ends.
  *
  * With `manualApproval`, Deploy leaves the candidate approved and Notify says so; promotion is
  * `mlops models promote`. There is no callback (task token) API: an approval is a registry change.
@@ -396,7 +402,7 @@ export class RetrainingPipeline extends Construct {
 
     this.logGroup = new LogGroup(this, 'ExecutionLogs', { retention: logRetention, removalPolicy: logRemovalPolicy });
     this.stateMachine = new StateMachine(this, 'StateMachine', {
-      comment: 'Retraining: start → prepare → train → evaluate → quantize → gate → register → deploy → notify',
+      comment: 'Retraining: start → prepare → train → evaluate → quantize → gate → register → deploy → (canary checks) → notify',
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: DefinitionBody.fromChainable(definition),
       tracingEnabled: true,

@@ -1,6 +1,6 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ModelLayout } from '../../core/layout';
 import type { ModelPackage } from '../../core/model/model-package';
 import { S3BlobStore } from '../../functions/shared/s3-blob-store';
@@ -87,5 +87,27 @@ describe('the inference Lambda handler', () => {
     expect(mine).toHaveLength(2);
     expect(mine[1]).toMatchObject({ v: 1, row: 1, model: 'demo', version: '1.0.0', features: { plan: 'pro', age: 41 }, prediction: { label: expect.any(String) } });
     expect(mine[1].prediction.probabilities).toHaveLength(2);
+  });
+
+  it('publishes a ModelErrors metric with the model and the version that failed, for canary comparisons', async () => {
+    // Version 1.1.0's model file does not match its manifest: it cannot load.
+    for (const [name, bytes] of [...pkg.files, ['manifest.json', new TextEncoder().encode(JSON.stringify({ ...pkg.manifest, version: '1.1.0' }))] as const]) {
+      const body = name === 'model.onnx' ? 'not a model' : bytes;
+      await s3.client.send(new PutObjectCommand({ Bucket: 'models-bucket', Key: `${ModelLayout.package('demo', '1.1.0')}${name}`, Body: body }));
+    }
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => (written.push(String(chunk)), true));
+    // Metrics are off in tests (vitest.config.ts); a per-version metric is created per event, so it sees this.
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
+    try {
+      const result = await handler(event('POST', '/models/demo/versions/1.1.0/predict', { instances: [churnInstance] }), context);
+      expect(result.statusCode).toBe(500);
+    } finally {
+      spy.mockRestore();
+      vi.unstubAllEnvs();
+    }
+    const metrics = written.flatMap((text) => text.split('\n')).filter((line) => line.includes('"_aws"')).map((line) => JSON.parse(line));
+
+    expect(metrics).toContainEqual(expect.objectContaining({ ModelErrors: 1, model: 'demo', version: '1.1.0', service: 'mlops' }));
   });
 });

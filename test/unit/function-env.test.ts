@@ -14,6 +14,8 @@ describe('Lambda environments', () => {
   it('reject values out of range, naming the variable', () => {
     expect(() => inferenceEnv({ MODEL_BUCKET: 'models', DATA_BUCKET: 'data', CAPTURE_SAMPLE_RATE: '2' })).toThrow(/CAPTURE_SAMPLE_RATE/);
     expect(() => monitorEnv({ MODEL_BUCKET: 'models', DATA_BUCKET: 'data', MODEL_NAMES: 'demo', MIN_ROWS: '-1' })).toThrow(/MIN_ROWS/);
+    expect(() => pipelineEnv({ MODEL_BUCKET: 'models', DATA_BUCKET: 'data', CANARY_WEIGHT: '2' })).toThrow(/CANARY_WEIGHT/);
+    expect(() => pipelineEnv({ MODEL_BUCKET: 'models', DATA_BUCKET: 'data', CANARY_WINDOW_SECONDS: '-5' })).toThrow(/CANARY_WINDOW_SECONDS/);
   });
 
   it('parse lists and flags', () => {
