@@ -125,6 +125,19 @@ describe('a CSV file split into parts', () => {
   });
 });
 
+describe('a split file that cannot be scored at all', () => {
+  it('fails with one manifest saying why, as one run does, and writes no outputs', async () => {
+    const body = `customer_id,income\n${Array.from({ length: 200 }, (_, i) => `c${i},${i}`).join('\n')}\n`;
+    await put('batch/input/demo/split/no-age.csv', body);
+
+    const outcome = await runBatchInput('batch/input/demo/split/no-age.csv', app, { aboveBytes: 500, partBytes: 500 });
+
+    expect(outcome.manifest).toMatchObject({ status: 'failed', rowsIn: 0, error: expect.stringContaining('lacks feature column(s) age') });
+    expect(await keys('batch/output/demo/split/no-age')).toEqual([]);
+    expect(await keys('batch/errors/demo/split/no-age')).toEqual([]);
+  });
+});
+
 describe('a JSONL file split into parts', () => {
   it('yields the outputs of one run, with unreadable lines numbered as in the file', async () => {
     const rows = [...generateRows({ rows: 120, seed: 22 })].map((r) => Object.fromEntries(generatedHeader().map((h, i) => [h, /^-?[\d.]+$/.test(r.cells[i]!) ? Number(r.cells[i]) : r.cells[i]])));
