@@ -16,12 +16,16 @@ export interface Chunk<Extra = undefined> {
 }
 
 /**
- * Double-buffered scoring: while ONNX Runtime scores one chunk (off the event loop, on its
- * own thread), the caller parses the next into the other buffer. Chunks are written in
- * input order. This puts parsing and inference on the machine's two cores at once.
+ * Pipelined scoring over a few reused buffers: while ONNX Runtime scores one chunk (off the
+ * event loop, on its own thread), the caller parses the next ones into the other buffers.
+ * Chunks are written in input order. This puts parsing and inference on the machine's two
+ * cores at once; more than two buffers let either side run ahead while the other is
+ * descheduled on a busy machine, instead of both waiting in turn.
  */
 export class ChunkPipeline<Extra = undefined> {
-  private readonly buffers: [Chunk<Extra>, Chunk<Extra>];
+  private readonly buffers: Chunk<Extra>[];
+  /** Per buffer, the job (score, then write) of its last submission. */
+  private readonly jobs: Promise<void>[];
   private active = 0;
   private inflight: Promise<void> = Promise.resolve();
 
@@ -30,10 +34,13 @@ export class ChunkPipeline<Extra = undefined> {
     private readonly chunkRows: number,
     private readonly write: (chunk: Chunk<Extra>, scores: BatchScores) => Promise<void>,
     extra: () => Extra = () => undefined as Extra,
+    /** Buffers, so chunks in flight plus the one being filled. @default 4 */
+    depth = 4,
   ) {
     const width = scorer.manifest.input.features.length;
     const make = (): Chunk<Extra> => ({ data: new Float32Array(chunkRows * width), rows: 0, lines: [], ids: [], extra: extra() });
-    this.buffers = [make(), make()];
+    this.buffers = Array.from({ length: Math.max(2, depth) }, make);
+    this.jobs = this.buffers.map(() => Promise.resolve());
   }
 
   /** The chunk being filled. Write features at `rows * width`, then call `commit`. */
@@ -59,7 +66,7 @@ export class ChunkPipeline<Extra = undefined> {
     return undefined;
   }
 
-  /** Hands the current chunk to the model and switches to the other buffer once it is free (the caller resets its `extra` when writing). */
+  /** Hands the current chunk to the model and switches to the next buffer once it is free (the caller resets its `extra` when writing). */
   async submit(): Promise<void> {
     const chunk = this.current;
     if (chunk.rows === 0) return;
@@ -72,11 +79,12 @@ export class ChunkPipeline<Extra = undefined> {
       await previous;
       await this.write(chunk, scores);
     })();
-    // The failure surfaces at the next submit or at finish; mark it handled until then.
+    // A failure surfaces at a later submit (every job waits for the one before) or at finish; mark it handled until then.
     this.inflight.catch(() => {});
-    // The other buffer was submitted before this one; it is reusable once its job is done.
-    this.active = 1 - this.active;
-    await previous;
+    this.jobs[this.active] = this.inflight;
+    // The next buffer is the one submitted longest ago; it is reusable once its job is done.
+    this.active = (this.active + 1) % this.buffers.length;
+    await this.jobs[this.active];
     const next = this.current;
     next.rows = 0;
     next.lines.length = 0;
