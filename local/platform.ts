@@ -13,7 +13,7 @@ import { RequestStats } from './dashboard/request-stats';
 import { type EmbeddedS3, startEmbeddedS3 } from './embedded-s3';
 import { type LocalLlm, startLocalLlm } from './llm-local';
 import { MonitorLoop } from './monitor-loop';
-import { localPipelineContext } from './pipeline';
+import { localPipelineContext, resumeCanaryRuns } from './pipeline';
 
 /** One machine runs the API, the embedded S3 and training side by side: latency ratios below this p99 are noise. */
 const LOCAL_LATENCY_FLOOR_MS = 250;
@@ -75,8 +75,11 @@ export async function startPlatform(config: LocalConfig, log: (line: string) => 
   // A retrained candidate serves as a canary first (MLOPS_CANARY_SECONDS = 0 promotes at once).
   const canarySeconds = config.canarySeconds ?? 300;
   const canary = canarySeconds > 0 ? { weight: config.canaryWeight ?? 0.1, windowSeconds: canarySeconds, checkSeconds: Math.max(1, Math.min(30, Math.round(canarySeconds / 10))), thresholds: { latencyFloorMs: LOCAL_LATENCY_FLOOR_MS } } : undefined;
-  const pipeline = localPipelineContext(models, dataStore, join(config.home, 'work', 'pipeline'), log, { canary }, stats);
+  const stopping = new AbortController();
+  const pipeline = localPipelineContext(models, dataStore, join(config.home, 'work', 'pipeline'), log, { canary }, { stats, signal: stopping.signal });
   const monitor = new MonitorLoop(models, dataStore, pipeline, log);
+  // A canary left undecided by the last stop is checked again, in the background, while traffic flows.
+  const resumed = resumeCanaryRuns(pipeline).catch((error: Error) => log(`pipeline: ${error.message}`));
   if (config.monitorSeconds) monitor.start(config.monitorSeconds * 1000);
   return {
     apiUrl: api.url,
@@ -87,6 +90,8 @@ export async function startPlatform(config: LocalConfig, log: (line: string) => 
     monitor,
     llm,
     stop: async () => {
+      stopping.abort();
+      await resumed;
       await monitor.stop();
       // First, so that streams in progress end (with an error event) and the API can close.
       await llm.close();

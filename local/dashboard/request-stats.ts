@@ -29,18 +29,7 @@ export class RequestStats {
 
   /** Requests, errors and p99 latency of one model version between two instants (within the version window). */
   versionStats(model: string, version: string, since: Date, until: Date): VersionWindowStats {
-    const buckets = this.perVersion.get(`${model}@${version}`);
-    let requests = 0;
-    let errors = 0;
-    const latencies: number[] = [];
-    const first = Math.floor(since.getTime() / 1000);
-    const last = Math.floor(until.getTime() / 1000);
-    for (const [second, bucket] of buckets ?? []) {
-      if (second < first || second > last) continue;
-      requests += bucket.requests + bucket.errors;
-      errors += bucket.errors;
-      latencies.push(...bucket.latencies);
-    }
+    const { requests, errors, latencies } = this.collect(model, version, since, until);
     return { requests, errors, p99Ms: percentile(latencies, 0.99) };
   }
 
@@ -49,11 +38,25 @@ export class RequestStats {
     const since = new Date(now - this.versionWindowSeconds * 1000);
     return [...this.perVersion.keys()].sort().map((key) => {
       const [model, version] = key.split('@') as [string, string];
-      const buckets = [...this.perVersion.get(key)!.values()];
-      const latencies = buckets.flatMap((b) => b.latencies);
-      const stats = this.versionStats(model, version, since, new Date(now));
-      return { model, version, requests: stats.requests, errors: stats.errors, p50: percentile(latencies, 0.5), p99: stats.p99Ms };
+      const { requests, errors, latencies } = this.collect(model, version, since, new Date(now));
+      return { model, version, requests, errors, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
     });
+  }
+
+  /** Totals of one version's buckets between two instants (whole seconds). */
+  private collect(model: string, version: string, since: Date, until: Date): { requests: number; errors: number; latencies: number[] } {
+    let requests = 0;
+    let errors = 0;
+    const latencies: number[] = [];
+    const first = Math.floor(since.getTime() / 1000);
+    const last = Math.floor(until.getTime() / 1000);
+    for (const [second, bucket] of this.perVersion.get(`${model}@${version}`) ?? []) {
+      if (second < first || second > last) continue;
+      requests += bucket.requests + bucket.errors;
+      errors += bucket.errors;
+      latencies.push(...bucket.latencies);
+    }
+    return { requests, errors, latencies };
   }
 
   private versionBucket(model: string, version: string, now: number): VersionBucket {

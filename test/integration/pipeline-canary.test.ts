@@ -9,10 +9,9 @@ import { S3BlobStore } from '../../functions/shared/s3-blob-store';
 import { DEMO_MODEL, ensureDemoModel } from '../../local/bootstrap';
 import { RequestStats } from '../../local/dashboard/request-stats';
 import { type EmbeddedS3, startEmbeddedS3 } from '../../local/embedded-s3';
-import { localPipelineContext } from '../../local/pipeline';
+import { localPipelineContext, resumeCanaryRuns } from '../../local/pipeline';
 import { generatedHeader, generateRows } from '../../model-pipeline/data/generate';
 import { runPipeline } from '../../model-pipeline/pipeline/runner';
-import type { PipelineState } from '../../model-pipeline/pipeline/state';
 import type { PipelineOptions } from '../../model-pipeline/pipeline/steps';
 import { useTempDir } from '../helpers/tmp';
 
@@ -59,13 +58,18 @@ afterAll(async () => {
 
 /** Runs a pipeline while clients send requests that name no version; counts who answered what. */
 async function runWithTraffic(runId: string, options: PipelineOptions, onLog: (line: string) => Promise<void> | void = () => {}) {
-  const answered = new Map<string, number>();
-  let running = true;
   const ctx = localPipelineContext(models, data, tmp.file('work'), (line) => {
     lines.push(line);
     void onLog(line);
-  }, options, stats);
-  const run = runPipeline(ctx, { model: DEMO_MODEL.name, runId, trigger: { kind: 'manual', reason: 'canary test' } }).finally(() => (running = false));
+  }, options, { stats });
+  return withTraffic(() => runPipeline(ctx, { model: DEMO_MODEL.name, runId, trigger: { kind: 'manual', reason: 'canary test' } }));
+}
+
+/** Does `work` while clients send requests that name no version; counts who answered what. */
+async function withTraffic<T>(work: () => Promise<T>): Promise<{ state: T; answered: Map<string, number> }> {
+  const answered = new Map<string, number>();
+  let running = true;
+  const run = work().finally(() => (running = false));
   // Three clients, so one request waiting for a model to load does not stop the traffic.
   const client = async (offset: number) => {
     for (let i = offset; running; i = (i + 5) % instances.length) {
@@ -79,7 +83,7 @@ async function runWithTraffic(runId: string, options: PipelineOptions, onLog: (l
     }
   };
   const traffic = Promise.all([0, 65, 130].map(client));
-  const state: PipelineState = await run;
+  const state = await run;
   await traffic;
   return { state, answered };
 }
@@ -163,5 +167,23 @@ describe('a canary that cannot be judged', { timeout: 180_000 }, () => {
     expect(registry).toMatchObject({ serving: '1.1.0', canary: null });
     expect(registry.versions.find((v) => v.version === '1.3.0')).toMatchObject({ status: 'retired', note: expect.stringMatching(/^canary rolled back: the canary check failed/) });
     expect(await notifications()).toContainEqual(expect.objectContaining({ runId: 'canary-blind', outcome: 'failed', subject: 'demo: retraining run canary-blind failed at canaryCheck' }));
+  });
+});
+
+describe('a canary left undecided when the platform stops', { timeout: 180_000 }, () => {
+  it('waits no longer once stopped, and is judged when the runs resume', async () => {
+    const stopping = new AbortController();
+    const ctx = (signal?: AbortSignal) =>
+      localPipelineContext(models, data, tmp.file('work'), (line) => {
+        if (/^pipeline canary-resumed: canaryCheck: waiting/.test(line)) stopping.abort();
+      }, { epochs: 5, quantize: false, maxDropPoints: 100, canary: CANARY }, { stats, signal });
+
+    await expect(runPipeline(ctx(stopping.signal), { model: DEMO_MODEL.name, runId: 'canary-resumed', trigger: { kind: 'manual', reason: 'canary test' } })).rejects.toThrow(/the platform is stopping/);
+    expect((await models.registryOf('demo')).canary?.version).toBe('1.4.0');
+
+    const { state: resumed } = await withTraffic(() => resumeCanaryRuns(ctx()));
+
+    expect(resumed.map((r) => [r.runId, r.outcome])).toEqual([['canary-resumed', 'promoted']]);
+    expect(await models.registryOf('demo')).toMatchObject({ serving: '1.4.0', canary: null });
   });
 });
