@@ -37,7 +37,10 @@ export class S3BlobStore implements BlobStore {
       } catch (error) {
         const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
         if (name === 'PreconditionFailed' || $metadata?.httpStatusCode === 412) return false;
-        if ((name === 'ConditionalRequestConflict' || $metadata?.httpStatusCode === 409) && attempt < 5) continue;
+        if ((name === 'ConditionalRequestConflict' || $metadata?.httpStatusCode === 409) && attempt < 5) {
+          await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+          continue;
+        }
         throw error;
       }
     }
