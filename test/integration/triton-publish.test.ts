@@ -55,6 +55,14 @@ afterAll(async () => {
 });
 
 describe('mlops triton publish', () => {
+  it('--help exits 0 and lists its options', async () => {
+    const result = await mlops(['triton', 'publish', '--help']);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: mlops triton publish/);
+    for (const option of ['--repo', '--config']) expect(result.stdout).toContain(option);
+  });
+
   it('copies the package and writes model.tar.gz where the GpuEndpoint construct points SageMaker', async () => {
     const { stdout } = await mlopsOk(['triton', 'publish', join(tmp.path, 'demo', '1.0.0'), '--repo', 's3://models'], { env, cwd: tmp.path });
 
