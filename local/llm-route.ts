@@ -67,5 +67,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, deps: LlmStreamD
   res.on('close', () => {
     if (!res.writableFinished) gone.abort();
   });
-  onOutcome?.(await streamGeneration(request, deps, sink, gone.signal));
+  // Not `onOutcome?.(await …)`: without a listener the optional call would skip the generation itself.
+  const outcome = await streamGeneration(request, deps, sink, gone.signal);
+  onOutcome?.(outcome);
 }

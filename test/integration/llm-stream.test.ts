@@ -134,6 +134,22 @@ describe('streaming a generation', () => {
   });
 });
 
+describe('the local route', () => {
+  it('streams when nobody listens for outcomes', async () => {
+    const bare = createServer((req, res) => void llmRoute(new Map([['chat', app('chat', sagemaker)]]))(req, res));
+    await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
+    try {
+      const { status, text } = await generate(`http://127.0.0.1:${(bare.address() as AddressInfo).port}/llm/chat/generate`, { prompt: 'Hi', max_new_tokens: 3 });
+
+      expect(status).toBe(200);
+      expect(parseSse(text).at(-1)).toMatchObject({ event: 'done', data: { tokens: 3 } });
+    } finally {
+      bare.closeAllConnections();
+      await new Promise((resolve) => bare.close(resolve));
+    }
+  });
+});
+
 describe('failures before the first token', () => {
   it('retries throttling and then streams', async () => {
     standIn.script(CHAT, 'throttle', 'throttle');
