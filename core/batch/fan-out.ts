@@ -121,8 +121,9 @@ export async function scoreBatchPart(planKey: string, index: number, deps: Batch
   if (done) return done;
 
   const scorer = await deps.scorerFor(plan.model.name, plan.model.version);
-  const predictions = await deps.store.openWriter(staged.predictions, `${staged.predictions}.writing`);
-  const errors = await deps.store.openWriter(staged.errors, `${staged.errors}.writing`);
+  // In place: staged counts, written last, are what mark a part complete.
+  const predictions = await deps.store.openWriter(staged.predictions, staged.predictions);
+  const errors = await deps.store.openWriter(staged.errors, staged.errors);
   let result: PartResult;
   try {
     const options = { chunkRows: deps.chunkRows };

@@ -25,7 +25,11 @@ export interface BatchObjectStore {
   readRange(key: string, start: number, end: number): Promise<Uint8Array>;
   readText(key: string): Promise<string | null>;
   writeText(key: string, text: string): Promise<void>;
-  /** A writer staging its object under `staging` until commit moves it to `key`. */
+  /**
+   * A writer staging its object under `staging` until commit moves it to `key`. With `staging`
+   * equal to `key` it writes in place, for objects whose completeness something else records
+   * (a part's outputs, complete once its counts are staged): nothing to move.
+   */
   openWriter(key: string, staging: string): Promise<StagedWriter>;
   /** Writes `text` under `key` unless the key exists (S3's `If-None-Match: *`); true when this call created it. */
   createIfAbsent(key: string, text: string): Promise<boolean>;

@@ -84,13 +84,15 @@ export class S3BatchStore implements BatchObjectStore {
       commit: async () => {
         body.end();
         await done;
+        // Written in place: the multipart upload made the object appear only once complete.
+        if (staging === key) return;
         await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: key, CopySource: `${this.bucket}/${encodeURIComponent(staging).replaceAll('%2F', '/')}` }));
         await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: staging }));
       },
       abort: async () => {
         body.destroy();
         await upload.abort().catch(() => {});
-        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: staging })).catch(() => {});
+        if (staging !== key) await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: staging })).catch(() => {});
       },
     };
   }
