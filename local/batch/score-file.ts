@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat, writeFile } from 'node:fs/promises';
+import { open, stat, writeFile } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import type { BatchJobManifest } from '../../core/batch/job-manifest';
 import { InvalidFileError, type ScoreCounts, scoreCsv, type Scorer } from '../../core/batch/score-csv';
@@ -10,6 +10,37 @@ export interface ScoreFileOptions {
   /** Rows per model call. @default 1024 */
   readonly chunkRows?: number;
   readonly onProgress?: (counts: ScoreCounts, bytesRead: number, totalBytes: number) => void;
+}
+
+/** Bytes read at a time. */
+const READ_BYTES = 1 << 20;
+
+/**
+ * Reads a file into two buffers in turn, the next read under way while the caller works on
+ * the piece just yielded. A piece is overwritten once the caller asks for the one after the
+ * next, and scoreCsv keeps nothing of a piece past its turn. A read stream allocates a fresh
+ * 1 MB buffer a read instead (zeroed pages, faulted in: ~0.2 µs of CPU a row).
+ */
+async function* readPieces(path: string, onPiece: (piece: Uint8Array) => void): AsyncGenerator<Uint8Array> {
+  const file = await open(path);
+  const buffers = [new Uint8Array(READ_BYTES), new Uint8Array(READ_BYTES)];
+  let turn = 0;
+  let reading = file.read(buffers[0]!, 0, READ_BYTES, null);
+  try {
+    for (;;) {
+      const { bytesRead } = await reading;
+      if (bytesRead === 0) return;
+      const piece = buffers[turn]!.subarray(0, bytesRead);
+      turn = 1 - turn;
+      reading = file.read(buffers[turn]!, 0, READ_BYTES, null);
+      onPiece(piece);
+      yield piece;
+    }
+  } finally {
+    // When the consumer stops early (a failure) a read may still be under way: its outcome no longer matters, and close waits for it.
+    reading.catch(() => {});
+    await file.close();
+  }
 }
 
 /** Paths of the three files a local scoring run writes. */
@@ -27,12 +58,16 @@ export async function scoreFile(scorer: Scorer & { readonly modelFile: string },
   const totalBytes = (await stat(input)).size;
   const hash = createHash('sha256');
   let bytesRead = 0;
-  const raw = createReadStream(input, { highWaterMark: 1 << 20 });
-  raw.on('data', (chunk) => {
-    hash.update(chunk);
-    bytesRead += chunk.length;
-  });
-  const source = input.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
+  const onPiece = (piece: Uint8Array) => {
+    hash.update(piece);
+    bytesRead += piece.length;
+  };
+  let source: AsyncIterable<Uint8Array>;
+  if (input.endsWith('.gz')) {
+    const raw = createReadStream(input, { highWaterMark: READ_BYTES });
+    raw.on('data', (chunk) => onPiece(chunk as Buffer));
+    source = raw.pipe(createGunzip());
+  } else source = readPieces(input, onPiece);
   const predictions = new PartialFileSink(paths.predictions);
   const errors = new PartialFileSink(paths.errors);
   let counts: ScoreCounts = { rowsIn: 0, scored: 0, rejected: 0 };
