@@ -1,8 +1,10 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { failFanOutJob, mergeBatchJob, planBatchJob, scoreBatchPart } from '../../core/batch/fan-out';
-import { logger, tracer } from '../shared/powertools';
+import type { BatchJobOutcome } from '../../core/batch/job';
+import { logger, metrics, tracer } from '../shared/powertools';
 import { createBatchApp } from './app';
 import { batchEnv } from './env';
 
@@ -53,6 +55,7 @@ export async function merge(event: unknown, context: Context) {
   const outcome = await mergeBatchJob(input.plan.planKey, app);
   const m = outcome.manifest;
   logger.info('batch fan-out merged', { planKey: input.plan.planKey, status: outcome.status, ...(m ? { rowsIn: m.rowsIn, scored: m.scored, rejected: m.rejected, parts: m.parts } : {}) });
+  publishOutcome(outcome);
   return { status: outcome.status };
 }
 
@@ -63,5 +66,15 @@ export async function fail(event: unknown, context: Context) {
   const reason = `the fan-out execution failed: ${input.error?.Error ?? 'unknown error'}${input.error?.Cause ? `: ${input.error.Cause}` : ''}`;
   const outcome = await failFanOutJob(input.key, input.etag, input.version, reason, app);
   logger.error('batch fan-out failed', { key: input.key, status: outcome.status, reason });
+  publishOutcome(outcome);
   return { status: outcome.status };
+}
+
+/** The metrics the queue's function publishes for a job it scores, so dashboards count split jobs too. */
+function publishOutcome(outcome: BatchJobOutcome): void {
+  if (!outcome.manifest || outcome.status === 'skipped') return;
+  metrics.addMetric('BatchRowsScored', MetricUnit.Count, outcome.manifest.scored);
+  metrics.addMetric('BatchRowsRejected', MetricUnit.Count, outcome.manifest.rejected);
+  metrics.addMetric(outcome.status === 'succeeded' ? 'BatchJobsSucceeded' : 'BatchJobsFailed', MetricUnit.Count, 1);
+  metrics.publishStoredMetrics();
 }

@@ -39,6 +39,7 @@ export async function handler(event: SQSEvent, context: Context): Promise<SQSBat
         const route = await routeBatchInput(key, app, fanOut);
         if (route.route === 'fan-out') {
           logger.info('batch job handed to the fan-out state machine', { key, execution: route.execution, started: route.started, reason: route.reason });
+          if (route.started) metrics.addMetric('BatchJobsFannedOut', MetricUnit.Count, 1);
           continue;
         }
         const outcome = await runBatchJob(key, { ...app, owner: context.awsRequestId });
