@@ -176,8 +176,10 @@ const GpuSchema = z
 
 /**
  * The default LLM image: AWS's SageMaker Large Model Inference container (DJL Serving with vLLM),
- * its registry account looked up per region (infra/constructs/llm-image.ts). Tag as listed in the
- * SageMaker Python SDK's image_uri_config/djl-lmi.json and AWS's available_images list.
+ * its registry account looked up per region (infra/constructs/llm-image.ts). Repository and tag
+ * pattern (`<djl version>-lmi<lmi version>-cu<cuda>`) as in the SageMaker Python SDK's
+ * image_uri_config/djl-lmi.json, which lists up to 0.30.0-lmi12.0.0-cu124; 0.31.0-lmi13.0.0-cu124 is
+ * the next release of that series. Pin a newer tag here when you deploy.
  */
 export const DEFAULT_LLM_IMAGE = '{account}.dkr.ecr.{region}.{urlSuffix}/djl-inference:0.31.0-lmi13.0.0-cu124';
 

@@ -39,19 +39,18 @@ export function parseGenerateRequest(body: unknown, limits: GenerateLimits = DEF
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new ProtocolError(400, 'invalid_request', 'the body must be a JSON object such as {"prompt": "…", "max_new_tokens": 128}', { field: 'body' });
   }
-  const result = generateRequestSchema(limits).safeParse(body);
+  const result = generateRequestSchema(limits).safeParse(body, { reportInput: true });
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const field =
     issue.code === 'unrecognized_keys'
       ? issue.keys[0]!
       : issue.path.map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i === 0 ? '' : '.'}${String(key)}`)).join('') || 'body';
-  const message =
-    issue.code === 'unrecognized_keys'
-      ? `unknown field "${field}"; the fields are prompt, max_new_tokens, temperature, top_p, stop, seed`
-      : issue.code === 'invalid_type' && (body as Record<string, unknown>)[field] === undefined
-        ? `"${field}" is required`
-        : `"${field}" ${issue.message}`;
+  let message: string;
+  if (issue.code === 'unrecognized_keys') message = `unknown field "${field}"; the fields are prompt, max_new_tokens, temperature, top_p, stop, seed`;
+  else if (issue.code === 'invalid_type' && issue.input === undefined) message = `"${field}" is required`;
+  else if (issue.code === 'invalid_type') message = `"${field}" must be a ${issue.expected}, got ${JSON.stringify(issue.input)?.slice(0, 60)}`;
+  else message = `"${field}" ${issue.message}`;
   throw new ProtocolError(400, 'invalid_request', message, { field });
 }
 
