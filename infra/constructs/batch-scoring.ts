@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Alarm, type AlarmProps, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, type AlarmProps, ComparisonOperator, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Match, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
@@ -152,6 +152,8 @@ export class BatchScoring extends Construct {
   public readonly deadLetterAlarm: Alarm | undefined;
   /** Fires when the queue's oldest message is older than `maxMessageAge`. */
   public readonly backlogAlarm: Alarm;
+  /** Fires when a fan-out execution fails, times out or is aborted; absent without `fanOut`. */
+  public readonly fanOutFailedAlarm: Alarm | undefined;
   /** The fan-out of large inputs; absent when `fanOut` is false. */
   public readonly fanOut: BatchFanOut | undefined;
 
@@ -315,6 +317,26 @@ export class BatchScoring extends Construct {
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
     });
+    // A split file that fails never reaches the dead-letter queue: its execution fails instead.
+    this.fanOutFailedAlarm = this.fanOut
+      ? alarm('FanOutFailedAlarm', {
+          alarmDescription:
+            'A fan-out execution (a large batch file scored in parts) failed, timed out or was aborted; its manifest under ' +
+            `${DataPrefixes.batchManifests} says why. Fix the cause, then redrive the execution or upload the file again.`,
+          metric: new MathExpression({
+            expression: 'failed + timedOut + aborted',
+            usingMetrics: {
+              failed: this.fanOut.stateMachine.metricFailed({ period, statistic: 'Sum' }),
+              timedOut: this.fanOut.stateMachine.metricTimedOut({ period, statistic: 'Sum' }),
+              aborted: this.fanOut.stateMachine.metricAborted({ period, statistic: 'Sum' }),
+            },
+            period,
+          }),
+          threshold: 0,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 1,
+        })
+      : undefined;
   }
 
   /**

@@ -352,8 +352,18 @@ describe('BatchStack', () => {
       });
     });
 
-    it('are the only two alarms, and notify no one without an alarm topic', () => {
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 2);
+    it('alarm when a fan-out execution fails, times out or is aborted', () => {
+      const alarm = template.toJSON().Resources[logicalId(scoring.fanOutFailedAlarm!)].Properties as { Metrics: Array<{ Id: string; Expression?: string; MetricStat?: { Metric: { MetricName: string; Dimensions: unknown[] } } }>; Threshold: number };
+      const stateMachineId = logicalId(scoring.fanOut!.stateMachine);
+
+      expect(alarm.Threshold).toBe(0);
+      expect(alarm.Metrics.find((m) => m.Expression)?.Expression).toBe('failed + timedOut + aborted');
+      expect(alarm.Metrics.filter((m) => m.MetricStat).map((m) => m.MetricStat!.Metric.MetricName).sort()).toEqual(['ExecutionsAborted', 'ExecutionsFailed', 'ExecutionsTimedOut']);
+      for (const m of alarm.Metrics.filter((x) => x.MetricStat)) expect(m.MetricStat!.Metric.Dimensions).toEqual([{ Name: 'StateMachineArn', Value: { Ref: stateMachineId } }]);
+    });
+
+    it('are the only three alarms, and notify no one without an alarm topic', () => {
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
       template.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmActions: Match.absent() });
     });
   });
@@ -520,10 +530,10 @@ describe('BatchStack settings', () => {
     template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ CHUNK_ROWS: '4096' }) } });
   });
 
-  it('leaves out the dead-letter alarm when alarmOnDlq is false, and keeps the backlog alarm', () => {
+  it('leaves out the dead-letter alarm when alarmOnDlq is false, and keeps the backlog and fan-out alarms', () => {
     const { template } = synthPlatform({ alarmOnDlq: false });
 
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 1);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 2);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage' });
   });
 
