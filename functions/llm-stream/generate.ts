@@ -208,10 +208,7 @@ async function firstEvents(rest: AsyncIterator<Uint8Array>, signal: AbortSignal)
       }
       first.push(event);
     }
-    if (first.length > 0 || next.done) {
-      void (next.done && rest.return?.());
-      return { first, rest, lines };
-    }
+    if (first.length > 0 || next.done) return { first, rest, lines };
   }
 }
 

@@ -184,6 +184,27 @@ describe('failures before the first token', () => {
   });
 });
 
+describe('a model error before the first token', () => {
+  it('is a 502 when the container fails before generating anything, without retrying', async () => {
+    standIn.script(CHAT, { kind: 'stream-error', afterTokens: 0 });
+
+    const response = await fetch(`${baseUrl}/llm/chat/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'Hi' }) });
+
+    expect(response.status).toBe(502);
+    expect(await response.json()).toMatchObject({ code: 'endpoint_model_error' });
+    expect(standIn.calls).toHaveLength(1);
+  });
+
+  it('is a 504 when no token comes within the budget', async () => {
+    standIn.script(CHAT, { kind: 'stall', afterTokens: 0 });
+
+    const response = await fetch(`${baseUrl}/llm/slow/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'Hi' }) });
+
+    expect(response.status).toBe(504);
+    expect(await response.json()).toMatchObject({ code: 'endpoint_timeout' });
+  });
+});
+
 describe('failures after the first token', () => {
   it('ends the stream with an error event when the model fails mid-generation, without retrying', async () => {
     standIn.script(CHAT, { kind: 'stream-error', afterTokens: 3 });
