@@ -403,9 +403,13 @@ export class LlmEndpoint extends Construct {
     });
   }
 
-  /** Lets the grantee stream from this endpoint (InvokeEndpointWithResponseStream), and nothing else. */
+  /**
+   * Lets the grantee stream from this endpoint, and no other. IAM has no action of its own for
+   * InvokeEndpointWithResponseStream: the SageMaker API reference says the caller needs
+   * `sagemaker:InvokeEndpoint` (which also allows the non-streaming call to this one endpoint).
+   */
   public grantInvoke(grantee: IGrantable): Grant {
-    return Grant.addToPrincipal({ grantee, actions: ['sagemaker:InvokeEndpointWithResponseStream'], resourceArns: [this.endpointArn] });
+    return Grant.addToPrincipal({ grantee, actions: ['sagemaker:InvokeEndpoint'], resourceArns: [this.endpointArn] });
   }
 
   /** Lets the grantee call the function URL (lambda:InvokeFunctionUrl with IAM auth). */

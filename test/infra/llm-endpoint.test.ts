@@ -133,10 +133,11 @@ describe('LlmEndpointStack', () => {
       for (const url of urls) expect(url).toMatchObject({ AuthType: 'AWS_IAM', InvokeMode: 'RESPONSE_STREAM' });
     });
 
-    it('may call InvokeEndpointWithResponseStream on its own endpoint only', () => {
+    // InvokeEndpointWithResponseStream is authorized by the sagemaker:InvokeEndpoint action (SageMaker API reference).
+    it('may invoke its own endpoint only', () => {
       const sagemaker = statementsOf(template, /^ChatLlmStreamFunctionRole/).filter((s) => list(s.Action).some((a) => String(a).startsWith('sagemaker:')));
 
-      expect(sagemaker).toEqual([{ Effect: 'Allow', Action: 'sagemaker:InvokeEndpointWithResponseStream', Resource: { Ref: endpointLogicalId(template, 'ChatLlmEndpoint') } }]);
+      expect(sagemaker).toEqual([{ Effect: 'Allow', Action: 'sagemaker:InvokeEndpoint', Resource: { Ref: endpointLogicalId(template, 'ChatLlmEndpoint') } }]);
     });
 
     it('gets the budget of a generation, with a function timeout that leaves time to end the stream', () => {
