@@ -3,80 +3,21 @@
  *
  * Batch scoring is bound by parsing (a generic CSV parser reaches 85–200k rows/s on 64
  * numeric columns; the model scores 250–400k). Creating a substring per field and calling
- * Number() costs ~100 ns a field; this costs a few. It accepts exactly what
- * core/data/coerce.ts's DECIMAL pattern accepts and returns the same double Number() would
- * (mantissa ≤ 15 significant digits and |exponent| ≤ 22 are exact in double arithmetic);
- * anything else returns NaN_FALLBACK so the caller takes the general path.
+ * Number() costs ~100 ns a field; this costs a few. It reads what core/data/coerce.ts's
+ * DECIMAL pattern accepts, up to 15 significant digits and |exponent| ≤ 22 (exact in double
+ * arithmetic), and returns the same double Number() would; anything else returns NaN so the
+ * caller takes the general path. (The literal `Number.NaN`:
+ * a module constant is a boxed value to the optimizing compiler, which then boxes every
+ * parsed double too, a heap allocation per field.)
  */
-
-/**
- * Returned when the bytes are not a simple number this parser can read exactly. The parsers
- * return the literal `Number.NaN`: a module constant is a boxed value to the optimizing
- * compiler, which then boxes every parsed double too (a heap allocation per field).
- */
-export const NAN_FALLBACK = Number.NaN;
 
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
-
-export function parseDecimalBytes(bytes: Uint8Array, start: number, end: number): number {
-  let i = start;
-  if (i >= end) return Number.NaN;
-  let negative = false;
-  let c = bytes[i]!;
-  if (c === 45 /* - */ || c === 43 /* + */) {
-    negative = c === 45;
-    if (++i >= end) return Number.NaN;
-  }
-  let mantissa = 0;
-  let digits = 0;
-  let significant = 0;
-  let scale = 0;
-  let seenDot = false;
-  for (; i < end; i++) {
-    c = bytes[i]!;
-    if (c >= 48 && c <= 57) {
-      digits++;
-      if (mantissa === 0 && c === 48) {
-        if (seenDot) scale--;
-        continue;
-      }
-      if (++significant > 15) return Number.NaN;
-      mantissa = mantissa * 10 + (c - 48);
-      if (seenDot) scale--;
-    } else if (c === 46 /* . */ && !seenDot) {
-      seenDot = true;
-    } else break;
-  }
-  if (digits === 0) return Number.NaN;
-  if (i < end) {
-    c = bytes[i]!;
-    if (c !== 101 && c !== 69 /* e E */) return Number.NaN;
-    if (++i >= end) return Number.NaN;
-    let expNegative = false;
-    c = bytes[i]!;
-    if (c === 45 || c === 43) {
-      expNegative = c === 45;
-      if (++i >= end) return Number.NaN;
-    }
-    let exponent = 0;
-    for (; i < end; i++) {
-      c = bytes[i]!;
-      if (c < 48 || c > 57 || exponent > 1000) return Number.NaN;
-      exponent = exponent * 10 + (c - 48);
-    }
-    scale += expNegative ? -exponent : exponent;
-  }
-  if (mantissa === 0) return negative ? -0 : 0;
-  if (scale < -22 || scale > 22) return Number.NaN;
-  const value = scale < 0 ? mantissa / POW10[-scale]! : mantissa * POW10[scale]!;
-  return negative ? -value : value;
-}
 
 /** Where the last scanDecimal stopped (the first byte that is not part of the number): an object field, as module-level `let` exports are slow to read. */
 export const scan = { end: 0 };
 
 /**
- * Like parseDecimalBytes, but scans forward from `start` until a byte that cannot continue
+ * Parses a plain decimal number from `start`, scanning forward until a byte that cannot continue
  * a number (a delimiter, usually), leaving its index in `scan.end`. Finding the field's end
  * and parsing it in one pass halves the work on numeric columns.
  *
@@ -88,7 +29,7 @@ export const scan = { end: 0 };
 export function scanDecimal(bytes: Uint8Array, start: number, limit: number): number {
   let i = start;
   const sign = i < limit ? bytes[i]! : 0;
-  const negative = sign === 45; /* - */
+  const negative = sign === 45 /* - */;
   if (negative || sign === 43 /* + */) i++;
   let mantissa = 0;
   const integerStart = i;
