@@ -1,5 +1,6 @@
 import type { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../infra/config';
 import { resolveLlmImage } from '../../infra/constructs/llm-image';
@@ -258,5 +259,20 @@ describe('cdk-nag on the LLM stack', () => {
 
     expect(acks.length).toBeGreaterThan(0);
     for (const ack of acks) expect(ack.reason.trim().split(/\s+/).length, `${ack.path} ${ack.id}`).toBeGreaterThanOrEqual(8);
+  });
+});
+
+describe('LlmEndpoint.grantInvokeUrl', () => {
+  it('lets a caller invoke the function through its URL with IAM auth, and only through it', () => {
+    const { stack } = synthApp({ models: [HF_MODEL] });
+    const caller = new Role(stack, 'Caller', { assumedBy: new AccountRootPrincipal() });
+
+    stack.endpoints.get('chat')!.grantInvokeUrl(caller);
+
+    const statements = statementsOf(Template.fromStack(stack), /^Caller/);
+    expect(statements).toEqual([
+      expect.objectContaining({ Action: 'lambda:InvokeFunctionUrl', Condition: { StringEquals: { 'lambda:FunctionUrlAuthType': 'AWS_IAM' } } }),
+      expect.objectContaining({ Action: 'lambda:InvokeFunction', Condition: { Bool: { 'lambda:InvokedViaFunctionUrl': true } } }),
+    ]);
   });
 });
