@@ -184,8 +184,12 @@ export async function streamGeneration(request: HttpRequest, deps: LlmStreamDepe
       }
       const failure = midStreamError(error, stream.signal, deps.retry.timeoutMs);
       deps.onError?.(failure, request);
-      await sink.write(sseEvent('error', { error: failure.message, code: failure.code, tokens: timer.tokens, request_id: request.requestId }));
-      await sink.end();
+      try {
+        await sink.write(sseEvent('error', { error: failure.message, code: failure.code, tokens: timer.tokens, request_id: request.requestId }));
+        await sink.end();
+      } catch {
+        // The transport itself failed (the caller is gone): there is no one left to tell.
+      }
       return outcome('failed', 200, { code: failure.code });
     }
   } finally {

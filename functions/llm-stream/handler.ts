@@ -45,8 +45,14 @@ const app = createLlmStreamApp(env, sagemaker, {
  */
 export const handler = awslambda.streamifyResponse<LambdaFunctionURLEvent>(async (event, responseStream, context) => {
   logger.addContext(context);
+  // The caller hanging up closes the response stream: stop generating (and paying for GPU time).
+  const gone = new AbortController();
+  responseStream.once('close', () => {
+    if (!responseStream.writableFinished) gone.abort();
+  });
+  responseStream.once('error', () => gone.abort());
   try {
-    const outcome = await streamGeneration(fromFunctionUrlEvent(event), app, lambdaResponseSink(responseStream));
+    const outcome = await streamGeneration(fromFunctionUrlEvent(event), app, lambdaResponseSink(responseStream), gone.signal);
     addGenerationMetrics(metrics, outcome);
   } finally {
     metrics.publishStoredMetrics();

@@ -231,6 +231,21 @@ describe('failures after the first token', () => {
   });
 });
 
+describe('a caller that hangs up', () => {
+  it('stops the generation instead of streaming to no one', async () => {
+    const caller = new AbortController();
+    const response = await fetch(`${baseUrl}/llm/chat/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'Hi', max_new_tokens: 200 }), signal: caller.signal });
+    const reader = response.body!.getReader();
+    await reader.read();
+
+    caller.abort();
+    for (let i = 0; i < 200 && outcomes.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+
+    expect(outcomes[0]).toMatchObject({ result: 'cancelled' });
+    expect(outcomes[0]!.summary.tokens).toBeLessThan(200);
+  });
+});
+
 describe('bad requests', () => {
   it('answers 400 naming max_new_tokens when it is not a number, and calls no endpoint', async () => {
     const response = await fetch(`${baseUrl}/llm/chat/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'Hi', max_new_tokens: 'lots' }) });
