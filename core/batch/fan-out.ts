@@ -121,9 +121,9 @@ export async function scoreBatchPart(planKey: string, index: number, deps: Batch
   if (done) return done;
 
   const scorer = await deps.scorerFor(plan.model.name, plan.model.version);
-  // In place: staged counts, written last, are what mark a part complete.
-  const predictions = await deps.store.openWriter(staged.predictions, staged.predictions);
-  const errors = await deps.store.openWriter(staged.errors, staged.errors);
+  // Staged counts, written last, are what mark a part complete.
+  const predictions = await deps.store.openWriter(staged.predictions);
+  const errors = await deps.store.openWriter(staged.errors);
   let result: PartResult;
   try {
     const options = { chunkRows: deps.chunkRows };
@@ -191,7 +191,7 @@ export async function mergeBatchJob(planKey: string, deps: BatchJobDependencies)
       counts.rejected += r.rejected;
     }
     for (const output of ['predictions', 'errors'] as const) {
-      const writer = await deps.store.openWriter(keys[output], staging.merged[output]);
+      const writer = await deps.store.openWriter(keys[output]);
       try {
         for (const part of plan.parts) {
           for await (const piece of deps.store.read(staging.part(part.index)[output])) await writer.write(piece);

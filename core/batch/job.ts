@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { DataPrefixes } from '../layout';
 import { type BatchJobManifest, BatchJobManifestSchema } from './job-manifest';
 import { batchKeys, type BatchKeys, InvalidBatchKeyError, jobStagingKeys } from './layout';
 import { claimLease, isHeld, type LeaseOptions } from './lock';
@@ -8,7 +7,7 @@ import { scoreCsv } from './score-csv';
 import { type InputRecord, plainValue, readJsonl, scoreRecords } from './score-records';
 import { InvalidFileError, type ScoreCounts, type Scorer, type TextSink } from './scorer';
 
-/** A sink whose text becomes visible under its key only on commit. */
+/** A sink whose object appears under its key only on commit, and never when aborted or cut short. */
 export interface StagedWriter extends TextSink {
   /** Text, or bytes copied as they are (a merge concatenating staged parts). */
   write(data: string | Uint8Array): Promise<void>;
@@ -26,11 +25,11 @@ export interface BatchObjectStore {
   readText(key: string): Promise<string | null>;
   writeText(key: string, text: string): Promise<void>;
   /**
-   * A writer staging its object under `staging` until commit moves it to `key`. With `staging`
-   * equal to `key` it writes in place, for objects whose completeness something else records
-   * (a part's outputs, complete once its counts are staged): nothing to move.
+   * A writer of `key` whose object appears only on commit. Over S3 that is a multipart upload
+   * completed at commit: a crash leaves an incomplete upload, which no reader sees (and the
+   * bucket's lifecycle rule aborts), so there is no staging copy to move, and no 5 GB limit of a copy.
    */
-  openWriter(key: string, staging: string): Promise<StagedWriter>;
+  openWriter(key: string): Promise<StagedWriter>;
   /** Writes `text` under `key` unless the key exists (S3's `If-None-Match: *`); true when this call created it. */
   createIfAbsent(key: string, text: string): Promise<boolean>;
   /** Deletes an object; a missing one is no error. */
@@ -139,9 +138,9 @@ export async function underLease(prepared: PreparedJob, deps: BatchJobDependenci
 /**
  * Scores one input object end to end. Idempotent: an input whose manifest already records
  * success for the same ETag and model version is not scored again, so a redelivered event
- * writes nothing; two deliveries at once score once (see {@link underLease}). Outputs are staged
- * and moved into place only when complete, and the manifest is written last, so a crash
- * mid-file leaves nothing that looks finished.
+ * writes nothing; two deliveries at once score once (see {@link underLease}). Outputs appear
+ * only when complete (see {@link BatchObjectStore.openWriter}), and the manifest is written last,
+ * so a crash mid-file leaves nothing that looks finished.
  */
 export async function runBatchJob(inputKey: string, deps: BatchJobDependencies): Promise<BatchJobOutcome> {
   const prepared = await prepareJob(inputKey, deps);
@@ -152,9 +151,8 @@ export async function runBatchJob(inputKey: string, deps: BatchJobDependencies):
 /** Scores a prepared input in one run (the caller holds the job's lease). */
 export async function scoreWhole(inputKey: string, prepared: PreparedJob, deps: BatchJobDependencies): Promise<BatchJobOutcome> {
   const { keys, head, scorer, model, base, startedAt } = prepared;
-  const stagingFor = (key: string) => `${DataPrefixes.batchStaging}${head.etag}/${key}`;
-  const predictions = await deps.store.openWriter(keys.predictions, stagingFor(keys.predictions));
-  const errors = await deps.store.openWriter(keys.errors, stagingFor(keys.errors));
+  const predictions = await deps.store.openWriter(keys.predictions);
+  const errors = await deps.store.openWriter(keys.errors);
   let counts: ScoreCounts;
   try {
     const sinks = { predictions, errors };

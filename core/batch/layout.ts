@@ -65,8 +65,6 @@ export interface JobStagingKeys {
   readonly lease: string;
   /** A part's outputs, in the format of the final ones, and its counts. */
   part(index: number): { readonly predictions: string; readonly errors: string; readonly result: string };
-  /** Where merged outputs are staged before they move into place. */
-  readonly merged: { readonly predictions: string; readonly errors: string };
 }
 
 /** The staging keys of `keys`' input with ETag `etag`, scored by model version `version`. */
@@ -82,6 +80,5 @@ export function jobStagingKeys(keys: BatchKeys, etag: string, version: string): 
       const name = `${root}parts/${String(index).padStart(6, '0')}`;
       return { predictions: `${name}.predictions.${outputExtension}`, errors: `${name}.errors.jsonl`, result: `${name}.json` };
     },
-    merged: { predictions: `${root}merged.predictions.${outputExtension}`, errors: `${root}merged.errors.jsonl` },
   };
 }

@@ -95,7 +95,7 @@ export async function prepareTransform(inputKey: string, deps: TransformDependen
   const { keys, head, model, base, startedAt } = prepared;
   const recorder = created!;
   const staging = transformKeys(keys, head.etag, model.version);
-  const writer = await deps.store.openWriter(staging.requests, `${staging.root}staged-requests.jsonl`);
+  const writer = await deps.store.openWriter(staging.requests);
   recorder.attach(writer);
   try {
     await parseInput(inputKey, prepared, recorder, { predictions: discard, errors: discard }, deps);

@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, NotFound, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, NotFound, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
 import type { BatchObjectStore, StagedWriter } from '../../core/batch/job';
@@ -66,9 +66,11 @@ export class S3BatchStore implements BatchObjectStore {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }
 
-  async openWriter(key: string, staging: string): Promise<StagedWriter> {
+  async openWriter(key: string): Promise<StagedWriter> {
     const body = new PassThrough();
-    const upload = new Upload({ client: this.client, params: { Bucket: this.bucket, Key: staging, Body: body }, queueSize: 2, partSize: 8 * 1024 * 1024 });
+    // Small outputs become one PutObject sent when the body ends, large ones a multipart upload
+    // completed then: either way the object appears at commit and never before.
+    const upload = new Upload({ client: this.client, params: { Bucket: this.bucket, Key: key, Body: body }, queueSize: 2, partSize: 8 * 1024 * 1024 });
     const done = upload.done();
     // Surface upload errors at commit rather than as an unhandled rejection.
     done.catch(() => {});
@@ -84,15 +86,12 @@ export class S3BatchStore implements BatchObjectStore {
       commit: async () => {
         body.end();
         await done;
-        // Written in place: the multipart upload made the object appear only once complete.
-        if (staging === key) return;
-        await this.client.send(new CopyObjectCommand({ Bucket: this.bucket, Key: key, CopySource: `${this.bucket}/${encodeURIComponent(staging).replaceAll('%2F', '/')}` }));
-        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: staging }));
       },
       abort: async () => {
-        body.destroy();
+        // An error, not a plain end: the upload must fail rather than send what was written so far.
+        body.destroy(new Error(`writing ${key} was aborted`));
         await upload.abort().catch(() => {});
-        if (staging !== key) await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: staging })).catch(() => {});
+        await done.catch(() => {});
       },
     };
   }
