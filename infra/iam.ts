@@ -1,5 +1,6 @@
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { EcrRepositoryRef } from './constructs/triton-image';
 
 /**
  * Use of a KMS key only through one AWS service (kms:ViaService): Decrypt to read, and by
@@ -11,4 +12,26 @@ export function keyUseVia(key: IKey, service: 's3' | 'sns', region: string, acti
     resources: [key.keyArn],
     conditions: { StringEquals: { 'kms:ViaService': `${service}.${region}.amazonaws.com` } },
   });
+}
+
+/** Why the Resource::* of {@link sagemakerContainerStatements} cannot be narrowed, for cdk-nag's IAM5 acknowledgement. */
+export const SAGEMAKER_CONTAINER_WILDCARD_REASON =
+  'Actions without resource-level permissions: ecr:GetAuthorizationToken (the registry login) and ' +
+  'cloudwatch:PutMetricData (limited by condition to the /aws/sagemaker/Endpoints namespace)';
+
+/**
+ * What a SageMaker endpoint's execution role needs to run a container: pull its image from one
+ * ECR repository, write the endpoint's log group, and publish metrics in SageMaker's namespace.
+ */
+export function sagemakerContainerStatements(repository: EcrRepositoryRef, logGroupArn: string): PolicyStatement[] {
+  const { account, region, partition } = repository;
+  return [
+    new PolicyStatement({
+      actions: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
+      resources: [`arn:${partition}:ecr:${region}:${account}:repository/${repository.repository}`],
+    }),
+    new PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }),
+    new PolicyStatement({ actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents'], resources: [logGroupArn] }),
+    new PolicyStatement({ actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringEquals: { 'cloudwatch:namespace': '/aws/sagemaker/Endpoints' } } }),
+  ];
 }

@@ -9,7 +9,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { CfnEndpoint, CfnEndpointConfig, CfnModel } from 'aws-cdk-lib/aws-sagemaker';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { keyUseVia } from '../iam';
+import { keyUseVia, SAGEMAKER_CONTAINER_WILDCARD_REASON, sagemakerContainerStatements } from '../iam';
 import { DataPrefixes } from '../../core/layout';
 import { tritonArtifactKey } from '../../model-pipeline/triton/artifact';
 import { acknowledgeWildcardResources } from '../nag';
@@ -367,24 +367,10 @@ export class GpuEndpoint extends Construct {
     // serving, may scale out and fetch the previous version's artifact.
     const artifacts = tritonArtifactKey(props.modelName, '*');
     const captureObjects = `${refs.capturePrefix}*`;
-    const { account, region, partition, repository } = refs.repository;
     const statements = [
       new PolicyStatement({ actions: ['s3:GetObject'], resources: [props.modelBucket.arnForObjects(artifacts)] }),
       new PolicyStatement({ actions: ['s3:PutObject'], resources: [props.dataBucket.arnForObjects(captureObjects)] }),
-      new PolicyStatement({
-        actions: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
-        resources: [`arn:${partition}:ecr:${region}:${account}:repository/${repository}`],
-      }),
-      new PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }),
-      new PolicyStatement({
-        actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents'],
-        resources: [refs.logGroup.logGroupArn],
-      }),
-      new PolicyStatement({
-        actions: ['cloudwatch:PutMetricData'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'cloudwatch:namespace': '/aws/sagemaker/Endpoints' } },
-      }),
+      ...sagemakerContainerStatements(refs.repository, refs.logGroup.logGroupArn),
     ];
     if (props.key) {
       statements.push(
@@ -420,10 +406,7 @@ export class GpuEndpoint extends Construct {
     );
     Validations.of(policy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'Actions without resource-level permissions: ecr:GetAuthorizationToken (the registry login), ' +
-        'cloudwatch:PutMetricData (limited by condition to the /aws/sagemaker/Endpoints namespace)' +
-        (props.vpc ? ', and the EC2 network-interface actions SageMaker needs to attach the containers to the VPC.' : '.'),
+      reason: SAGEMAKER_CONTAINER_WILDCARD_REASON + (props.vpc ? ', and the EC2 network-interface actions SageMaker needs to attach the containers to the VPC.' : '.'),
     });
     return policy;
   }

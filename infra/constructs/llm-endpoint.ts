@@ -12,7 +12,7 @@ import { CfnEndpoint, CfnEndpointConfig, CfnModel } from 'aws-cdk-lib/aws-sagema
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { LlmMetricNames } from '../../functions/llm-stream/metrics';
-import { keyUseVia } from '../iam';
+import { keyUseVia, SAGEMAKER_CONTAINER_WILDCARD_REASON, sagemakerContainerStatements } from '../iam';
 import { acknowledgeWildcardResources } from '../nag';
 import { hasInstanceStorage, RAW_CAPTURE_PREFIX, VARIANT_NAME } from './gpu-endpoint';
 import { MlopsFunction } from './mlops-function';
@@ -193,16 +193,7 @@ export class LlmEndpoint extends Construct {
       assumedBy: new ServicePrincipal('sagemaker.amazonaws.com'),
       description: `SageMaker execution role of the LLM endpoint ${props.endpointName}`,
     });
-    const { account, region, partition } = repository;
-    const statements = [
-      new PolicyStatement({
-        actions: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
-        resources: [`arn:${partition}:ecr:${region}:${account}:repository/${repository.repository}`],
-      }),
-      new PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }),
-      new PolicyStatement({ actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }),
-      new PolicyStatement({ actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringEquals: { 'cloudwatch:namespace': '/aws/sagemaker/Endpoints' } } }),
-    ];
+    const statements = sagemakerContainerStatements(repository, logGroup.logGroupArn);
     const wildcards: string[] = [];
     if (props.weights) {
       const { bucket, prefix } = props.weights;
@@ -228,7 +219,7 @@ export class LlmEndpoint extends Construct {
     }
     Validations.of(executionPolicy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'Actions without resource-level permissions: ecr:GetAuthorizationToken (the registry login) and cloudwatch:PutMetricData (limited by condition to the /aws/sagemaker/Endpoints namespace).',
+      reason: `${SAGEMAKER_CONTAINER_WILDCARD_REASON}.`,
     });
 
     // --- Model, configuration, endpoint ----------------------------------------------------------
