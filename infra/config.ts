@@ -82,6 +82,29 @@ const semver = z.string().regex(/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/, 'must be 
 /** The default Triton image: AWS's SageMaker Triton container, its registry account looked up per region. */
 export const DEFAULT_TRITON_IMAGE = '{account}.dkr.ecr.{region}.{urlSuffix}/sagemaker-tritonserver:24.09-py3';
 
+/** How SageMaker endpoints take a new configuration: blue/green, a canary first, rolled back by alarms. */
+const guardedDeploymentFields = {
+  /** Share of the fleet (and so of the traffic) a new endpoint configuration gets first, in percent. */
+  canaryPercent: z.number().int().min(1).max(50).default(10),
+  /** How long the canary serves, watched by the rollback alarms, before all traffic shifts. */
+  canaryWaitSeconds: z.number().int().min(0).max(3600).default(600),
+  /** Longest a blue/green deployment may take before SageMaker rolls it back. */
+  maxDeploymentSeconds: z.number().int().min(600).max(14400).default(3600),
+  /** How long the old fleet stays up after the shift, for an instant rollback. */
+  terminationWaitSeconds: z.number().int().min(0).max(3600).default(300),
+};
+
+function checkGuardedDeployment(d: { canaryWaitSeconds: number; terminationWaitSeconds: number; maxDeploymentSeconds: number }, ctx: z.RefinementCtx): void {
+  if (d.canaryWaitSeconds + d.terminationWaitSeconds >= d.maxDeploymentSeconds) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must exceed canaryWaitSeconds + terminationWaitSeconds (${d.canaryWaitSeconds + d.terminationWaitSeconds})`,
+      path: ['maxDeploymentSeconds'],
+      input: d.maxDeploymentSeconds,
+    });
+  }
+}
+
 const GpuSchema = z
   .strictObject({
     /**
@@ -98,14 +121,7 @@ const GpuSchema = z
       .default(DEFAULT_TRITON_IMAGE),
     /** The package version each model's endpoint serves (models not listed serve 1.0.0, the first version `mlops train` writes). */
     modelVersions: z.record(dnsSlug, semver).default({}),
-    /** Share of the fleet (and so of the traffic) a new endpoint configuration gets first, in percent. */
-    canaryPercent: z.number().int().min(1).max(50).default(10),
-    /** How long the canary serves, watched by the rollback alarms, before all traffic shifts. */
-    canaryWaitSeconds: z.number().int().min(0).max(3600).default(600),
-    /** Longest a blue/green deployment may take before SageMaker rolls it back. */
-    maxDeploymentSeconds: z.number().int().min(600).max(14400).default(3600),
-    /** How long the old fleet stays up after the shift, for an instant rollback. */
-    terminationWaitSeconds: z.number().int().min(0).max(3600).default(300),
+    ...guardedDeploymentFields,
     /** p99 model latency above which a deployment rolls back (and the alarm fires), in milliseconds. */
     latencyP99Ms: z.number().positive().default(100),
     /** Target of the autoscaling policy: invocations per instance per minute. */
@@ -164,14 +180,7 @@ const GpuSchema = z
         input: gpu.batchTransform.rowsPerRequest,
       });
     }
-    if (gpu.canaryWaitSeconds + gpu.terminationWaitSeconds >= gpu.maxDeploymentSeconds) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must exceed canaryWaitSeconds + terminationWaitSeconds (${gpu.canaryWaitSeconds + gpu.terminationWaitSeconds})`,
-        path: ['maxDeploymentSeconds'],
-        input: gpu.maxDeploymentSeconds,
-      });
-    }
+    checkGuardedDeployment(gpu, ctx);
   });
 
 /**
@@ -247,7 +256,8 @@ const LlmSchema = z.strictObject({
   modelLatencyP99AlarmMs: z.number().positive().default(60000),
   /** Share of requests SageMaker captures, in percent; 0 turns data capture off. */
   captureSamplePercent: z.number().int().min(0).max(100).default(0),
-});
+  ...guardedDeploymentFields,
+}).superRefine(checkGuardedDeployment);
 
 const BatchSchema = z
   .strictObject({

@@ -45,8 +45,62 @@ export interface EndpointVpcSettings {
   readonly securityGroupIds: readonly string[];
 }
 
+/** How a SageMaker endpoint takes a new configuration: blue/green, a canary share first, rolled back by alarms. */
+export interface GuardedDeployment {
+  /**
+   * Share of capacity a new configuration gets first in a blue/green deployment, in percent.
+   * @default 10
+   */
+  readonly canaryPercent?: number;
+  /**
+   * How long the canary takes traffic, watched by the rollback alarms, before the rest shifts.
+   * @default Duration.minutes(10)
+   */
+  readonly canaryWait?: Duration;
+  /**
+   * Longest a deployment may take before it rolls back.
+   * @default Duration.hours(1)
+   */
+  readonly maxDeploymentTime?: Duration;
+  /**
+   * How long the old fleet stays after the shift, for an instant rollback.
+   * @default Duration.minutes(5)
+   */
+  readonly terminationWait?: Duration;
+}
+
+/** The endpoint's DeploymentConfig for `deployment`, rolled back when any of `alarms` fires; throws on values SageMaker refuses. */
+export function guardedDeploymentConfig(deployment: GuardedDeployment, alarms: readonly IAlarm[]): CfnEndpoint.DeploymentConfigProperty {
+  const canaryPercent = deployment.canaryPercent ?? 10;
+  const canaryWait = deployment.canaryWait ?? Duration.minutes(10);
+  const maxDeploymentTime = deployment.maxDeploymentTime ?? Duration.hours(1);
+  const terminationWait = deployment.terminationWait ?? Duration.minutes(5);
+  if (!Number.isInteger(canaryPercent) || canaryPercent < 1 || canaryPercent > 50) {
+    throw new Error(`canaryPercent must be a whole number from 1 to 50 (received ${canaryPercent})`);
+  }
+  const maxSeconds = maxDeploymentTime.toSeconds();
+  if (maxSeconds < 600 || maxSeconds > 14400 || maxSeconds <= canaryWait.toSeconds() + terminationWait.toSeconds()) {
+    throw new Error(
+      `maxDeploymentTime must be 600–14400 s and exceed canaryWait + terminationWait (received ${maxDeploymentTime.toHumanString()}, ` +
+        `with ${canaryWait.toHumanString()} and ${terminationWait.toHumanString()})`,
+    );
+  }
+  return {
+    blueGreenUpdatePolicy: {
+      trafficRoutingConfiguration: {
+        type: 'CANARY',
+        canarySize: { type: 'CAPACITY_PERCENT', value: canaryPercent },
+        waitIntervalInSeconds: canaryWait.toSeconds(),
+      },
+      maximumExecutionTimeoutInSeconds: maxSeconds,
+      terminationWaitInSeconds: terminationWait.toSeconds(),
+    },
+    autoRollbackConfiguration: { alarms: alarms.map((a) => ({ alarmName: a.alarmName })) },
+  };
+}
+
 /** Properties of a {@link GpuEndpoint}. */
-export interface GpuEndpointProps {
+export interface GpuEndpointProps extends GuardedDeployment {
   /** The model's name: the Triton model name and part of the artifact and capture keys. */
   readonly modelName: string;
   /** The package version served; its Triton artifact must be in the model bucket before deployment. */
@@ -84,26 +138,6 @@ export interface GpuEndpointProps {
    * @default 100
    */
   readonly targetInvocationsPerInstance?: number;
-  /**
-   * Share of capacity a new configuration gets first in a blue/green deployment, in percent.
-   * @default 10
-   */
-  readonly canaryPercent?: number;
-  /**
-   * How long the canary takes traffic, watched by the rollback alarms, before the rest shifts.
-   * @default Duration.minutes(10)
-   */
-  readonly canaryWait?: Duration;
-  /**
-   * Longest a deployment may take before it rolls back.
-   * @default Duration.hours(1)
-   */
-  readonly maxDeploymentTime?: Duration;
-  /**
-   * How long the old fleet stays after the shift, for an instant rollback.
-   * @default Duration.minutes(5)
-   */
-  readonly terminationWait?: Duration;
   /**
    * p99 model latency above which the latency alarm fires and a deployment rolls back.
    * @default Duration.millis(100)
@@ -172,10 +206,6 @@ export class GpuEndpoint extends Construct {
     const minInstances = props.minInstances ?? 1;
     const maxInstances = props.maxInstances ?? 2;
     const targetInvocations = props.targetInvocationsPerInstance ?? 100;
-    const canaryPercent = props.canaryPercent ?? 10;
-    const canaryWait = props.canaryWait ?? Duration.minutes(10);
-    const maxDeploymentTime = props.maxDeploymentTime ?? Duration.hours(1);
-    const terminationWait = props.terminationWait ?? Duration.minutes(5);
     const latencyThreshold = props.latencyThreshold ?? Duration.millis(100);
     const captureSamplePercent = props.captureSamplePercent ?? 100;
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
@@ -187,17 +217,7 @@ export class GpuEndpoint extends Construct {
     if (!Number.isInteger(minInstances) || minInstances < 1 || !Number.isInteger(maxInstances) || maxInstances < minInstances) {
       throw new Error(`instances must satisfy 1 <= minInstances <= maxInstances (received ${minInstances} and ${maxInstances})`);
     }
-    if (!Number.isInteger(canaryPercent) || canaryPercent < 1 || canaryPercent > 50) {
-      throw new Error(`canaryPercent must be a whole number from 1 to 50 (received ${canaryPercent})`);
-    }
     if (captureSamplePercent < 0 || captureSamplePercent > 100) throw new Error(`captureSamplePercent must be from 0 to 100 (received ${captureSamplePercent})`);
-    const maxSeconds = maxDeploymentTime.toSeconds();
-    if (maxSeconds < 600 || maxSeconds > 14400 || maxSeconds <= canaryWait.toSeconds() + terminationWait.toSeconds()) {
-      throw new Error(
-        `maxDeploymentTime must be 600–14400 s and exceed canaryWait + terminationWait (received ${maxDeploymentTime.toHumanString()}, ` +
-          `with ${canaryWait.toHumanString()} and ${terminationWait.toHumanString()})`,
-      );
-    }
     const repository = ecrRepositoryOf(props.image);
 
     this.endpointName = props.endpointName;
@@ -308,18 +328,7 @@ export class GpuEndpoint extends Construct {
     this.endpoint = new CfnEndpoint(this, 'Endpoint', {
       endpointName: props.endpointName,
       endpointConfigName: this.endpointConfig.attrEndpointConfigName,
-      deploymentConfig: {
-        blueGreenUpdatePolicy: {
-          trafficRoutingConfiguration: {
-            type: 'CANARY',
-            canarySize: { type: 'CAPACITY_PERCENT', value: canaryPercent },
-            waitIntervalInSeconds: canaryWait.toSeconds(),
-          },
-          maximumExecutionTimeoutInSeconds: maxSeconds,
-          terminationWaitInSeconds: terminationWait.toSeconds(),
-        },
-        autoRollbackConfiguration: { alarms: this.rollbackAlarms.map((a) => ({ alarmName: a.alarmName })) },
-      },
+      deploymentConfig: guardedDeploymentConfig(props, this.rollbackAlarms),
     });
     this.endpoint.node.addDependency(executionPolicy, logGroup);
     this.endpointArn = this.endpoint.ref;

@@ -14,7 +14,7 @@ import { Construct } from 'constructs';
 import { LlmMetricNames } from '../../functions/llm-stream/metrics';
 import { keyUseVia, SAGEMAKER_CONTAINER_WILDCARD_REASON, sagemakerContainerStatements } from '../iam';
 import { acknowledgeWildcardResources } from '../nag';
-import { hasInstanceStorage, RAW_CAPTURE_PREFIX, VARIANT_NAME } from './gpu-endpoint';
+import { type GuardedDeployment, guardedDeploymentConfig, hasInstanceStorage, RAW_CAPTURE_PREFIX, VARIANT_NAME } from './gpu-endpoint';
 import { MlopsFunction } from './mlops-function';
 import { PlatformKey } from './platform-key';
 import { ecrRepositoryOf } from './triton-image';
@@ -31,7 +31,7 @@ export interface LlmWeightsInBucket {
 }
 
 /** Properties of an {@link LlmEndpoint}. */
-export interface LlmEndpointProps {
+export interface LlmEndpointProps extends GuardedDeployment {
   /** The model's name in the API and in metrics. */
   readonly modelName: string;
   /** The SageMaker endpoint name; at most 63 characters. */
@@ -335,6 +335,13 @@ export class LlmEndpoint extends Construct {
       new Metric({ namespace: 'AWS/SageMaker', metricName, dimensionsMap: { EndpointName: props.endpointName, VariantName: VARIANT_NAME }, period: Duration.minutes(1), statistic });
     const functionMetric = (metricName: string, statistic: string, period = Duration.minutes(1)) =>
       new Metric({ namespace: FUNCTION_METRICS.namespace, metricName, dimensionsMap: { service: FUNCTION_METRICS.service, model: props.modelName }, period, statistic });
+    const functionErrors = alarm('FunctionErrorsAlarm', {
+      alarmDescription: `The streaming function of ${props.modelName} crashed or timed out.`,
+      metric: this.function.metricErrors({ period: Duration.minutes(1), statistic: 'Sum' }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+    });
     this.alarms = [
       alarm('ServerErrorsAlarm', {
         alarmDescription: `The LLM endpoint ${props.endpointName} answered with a 5xx.`,
@@ -369,14 +376,12 @@ export class LlmEndpoint extends Construct {
         evaluationPeriods: 3,
         datapointsToAlarm: 2,
       }),
-      alarm('FunctionErrorsAlarm', {
-        alarmDescription: `The streaming function of ${props.modelName} crashed or timed out.`,
-        metric: this.function.metricErrors({ period: Duration.minutes(1), statistic: 'Sum' }),
-        threshold: 0,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-      }),
+      functionErrors,
     ];
+    // Every alarm but the function's own errors (which would make the endpoint depend on the
+    // function that depends on it, and which say nothing of a new model) rolls a deployment back.
+    // Set here rather than at creation: the TTFT and generation alarms are defined with the function.
+    this.endpoint.deploymentConfig = guardedDeploymentConfig(props, this.alarms.filter((a) => a !== functionErrors));
 
     const percentiles = (metricName: string) => ['p50', 'p95', 'p99'].map((p) => functionMetric(metricName, p, Duration.minutes(5)).with({ label: p }));
     this.dashboard = new Dashboard(this, 'Dashboard', {

@@ -113,6 +113,29 @@ describe('LlmEndpointStack', () => {
     });
   });
 
+  describe('deployments', () => {
+    it('shifts a new configuration blue/green, a canary first, rolled back by any alarm but the function\'s own errors', () => {
+      const endpoint = propertiesOf(template, 'AWS::SageMaker::Endpoint', /^ChatLlmEndpoint/) as { DeploymentConfig: { BlueGreenUpdatePolicy: unknown; AutoRollbackConfiguration: { Alarms: { AlarmName: { Ref: string } }[] } } };
+      const alarms = Object.keys(template.findResources('AWS::CloudWatch::Alarm')).filter((id) => id.startsWith('ChatLlm') && !id.startsWith('ChatLlmFunctionErrors'));
+
+      expect(endpoint.DeploymentConfig.BlueGreenUpdatePolicy).toEqual({
+        TrafficRoutingConfiguration: { Type: 'CANARY', CanarySize: { Type: 'CAPACITY_PERCENT', Value: 10 }, WaitIntervalInSeconds: 600 },
+        MaximumExecutionTimeoutInSeconds: 3600,
+        TerminationWaitInSeconds: 300,
+      });
+      expect(alarms.length).toBeGreaterThanOrEqual(4);
+      expect(endpoint.DeploymentConfig.AutoRollbackConfiguration.Alarms.map((a) => a.AlarmName.Ref).sort()).toEqual(alarms.sort());
+    });
+
+    it('takes the canary settings from the config', () => {
+      const custom = Template.fromStack(synthApp({ models: [HF_MODEL], canaryPercent: 25, canaryWaitSeconds: 900 }).stack);
+
+      expect(propertiesOf(custom, 'AWS::SageMaker::Endpoint', /^ChatLlmEndpoint/)).toMatchObject({
+        DeploymentConfig: { BlueGreenUpdatePolicy: { TrafficRoutingConfiguration: { CanarySize: { Value: 25 }, WaitIntervalInSeconds: 900 } } },
+      });
+    });
+  });
+
   describe('autoscaling', () => {
     it('scales each endpoint between its minimum and maximum', () => {
       template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { ResourceId: 'endpoint/mlops-test-llm-local-weights/variant/AllTraffic', MinCapacity: 2, MaxCapacity: 4 });
@@ -231,6 +254,10 @@ describe('the llm section of the config', () => {
 
   it('names a duplicate model', () => {
     expect(errorOf({ models: [HF_MODEL, HF_MODEL] })).toContain('llm.models[1].name: must be unique');
+  });
+
+  it('names maxDeploymentSeconds when the canary and the termination wait leave no time to deploy', () => {
+    expect(errorOf({ models: [HF_MODEL], canaryWaitSeconds: 3000, terminationWaitSeconds: 600, maxDeploymentSeconds: 3600 })).toContain('llm.maxDeploymentSeconds: must exceed canaryWaitSeconds + terminationWaitSeconds (3600)');
   });
 
   it('names a stream timeout beyond what a streaming Lambda allows', () => {
