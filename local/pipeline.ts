@@ -5,6 +5,7 @@ import { runPipeline } from '../model-pipeline/pipeline/runner';
 import { type PipelineState, PipelineStateSchema } from '../model-pipeline/pipeline/state';
 import type { Notification, PipelineContext, PipelineOptions } from '../model-pipeline/pipeline/steps';
 import type { RequestStats } from './dashboard/request-stats';
+import { commandTrainingJob, type TrainingCommand } from './training-command';
 
 /** What the local platform adds to a pipeline context. */
 export interface LocalPipelineExtras {
@@ -12,6 +13,8 @@ export interface LocalPipelineExtras {
   readonly stats?: RequestStats;
   /** Ends the waits between canary checks when the platform stops (the run resumes at the next start). */
   readonly signal?: AbortSignal;
+  /** Runs the training jobs of training mode sagemaker: a command instead of an image. @default - none: that mode fails at train */
+  readonly trainingCommand?: Omit<TrainingCommand, 'workDir' | 'log'>;
 }
 
 /**
@@ -27,7 +30,7 @@ export function localPipelineContext(
   options?: PipelineOptions,
   extras: LocalPipelineExtras = {},
 ): PipelineContext {
-  const { stats, signal } = extras;
+  const { stats, signal, trainingCommand } = extras;
   return {
     models,
     data,
@@ -36,6 +39,7 @@ export function localPipelineContext(
     log,
     ...(stats ? { versionStats: async (model: string, version: string, since: Date, until: Date) => stats.versionStats(model, version, since, until) } : {}),
     ...(signal ? { sleep: (ms: number) => abortableSleep(ms, signal) } : {}),
+    ...(trainingCommand ? { trainingJob: commandTrainingJob(data, { ...trainingCommand, workDir: `${workDir}/training-jobs`, log }) } : {}),
     notify: async (notification: Notification) => {
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
       await data.write(`${DataPrefixes.notifications}${stamp}-${notification.runId}.json`, JSON.stringify({ ...notification, sentAt: new Date().toISOString() }, null, 2));

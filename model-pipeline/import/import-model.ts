@@ -29,6 +29,14 @@ export interface ImportOptions {
   readonly ignore?: readonly string[];
   /** @default '1.0.0' */
   readonly version?: string;
+  /**
+   * The feature schema as given (types, levels, ranges), e.g. the serving model's when a retrained
+   * model replaces it, instead of one inferred from the sample (numeric columns only).
+   * @default - inferred from the sample
+   */
+  readonly schema?: readonly Feature[];
+  /** Where the model comes from, for the manifest: parent version, description, provenance merged over the import's own. @default - no parent */
+  readonly lineage?: { readonly parentVersion?: string; readonly description?: string; readonly provenance?: Readonly<Record<string, unknown>> };
 }
 
 /**
@@ -52,7 +60,7 @@ export async function importModel(store: BlobStore, options: ImportOptions): Pro
   await session.release();
 
   const table = await readCsvTable(options.data);
-  const features = chooseFeatures(table, options, input);
+  const features = options.schema ? givenFeatures(table, options.schema, input) : chooseFeatures(table, options, input);
   const target = options.label ? labelTask(table, options.label, options.classes) : undefined;
   const width = output.shape.length >= 2 ? output.shape[output.shape.length - 1] : 1;
   const task: Task = target?.task ?? (typeof width === 'number' && width > 1 ? (width === 2 ? 'binary' : 'multiclass') : 'regression');
@@ -66,13 +74,15 @@ export async function importModel(store: BlobStore, options: ImportOptions): Pro
     output: task === 'regression' ? { tensor: output.name, kind: 'value' } : { tensor: output.name, kind: 'probabilities', classes: [...classes] },
     labelColumn: options.label,
     trainingData: undefined,
-    parentVersion: null,
+    parentVersion: options.lineage?.parentVersion ?? null,
+    description: options.lineage?.description,
     createdAt: new Date().toISOString(),
     provenance: {
       importedFrom: basename(options.model),
       producer: [proto.producerName, proto.producerVersion].filter(Boolean).join(' ') || 'unknown',
       opsets: proto.opsetImport.map((o) => `${o.domain || 'ai.onnx'}:${String(o.version)}`),
       sample: basename(options.data),
+      ...options.lineage?.provenance,
     },
   };
 
@@ -139,6 +149,16 @@ function chooseFeatures(table: Table, options: ImportOptions, input: TensorSigna
     throw new Error(`the model's input "${input.name}" takes ${declared} features but the sample has ${ordered.length} numeric feature columns (${ordered.join(', ')}); choose them with --features or --ignore`);
   }
   return ordered.map((name) => numeric.get(name)!);
+}
+
+/** A given schema: every feature must be a column of the sample, and the model's input as wide as the schema. */
+function givenFeatures(table: Table, schema: readonly Feature[], input: TensorSignature): Feature[] {
+  for (const feature of schema) columnIndex(table, feature.name, 'feature column');
+  const declared = input.shape[1];
+  if (typeof declared === 'number' && declared !== schema.length) {
+    throw new Error(`the model's input "${input.name}" takes ${declared} features but the schema has ${schema.length} (${schema.map((f) => f.name).join(', ')})`);
+  }
+  return [...schema];
 }
 
 function labelTask(table: Table, label: string, classes?: readonly string[]): { task: Task; classes: string[] } {

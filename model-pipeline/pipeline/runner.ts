@@ -76,6 +76,9 @@ export async function runPipeline(ctx: PipelineContext, request: RunRequest): Pr
   if (opened.finished) return state;
   const sleep = ctx.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   for (const name of STEP_NAMES) {
+    // The built-in trainer writes the candidate itself: there is no artifact to import (and no
+    // ImportArtifact state in the state machine), so the run record shows no such step either.
+    if (name === 'importArtifact' && !state.training) continue;
     state = await runStep(ctx, state, name);
     while (state.steps[name]?.status === 'waiting' && state.outcome !== 'failed') {
       await sleep((ctx.options?.canary?.checkSeconds ?? 30) * 1000);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /** The steps of a retraining run, in order. */
-export const STEP_NAMES = ['prepare', 'train', 'evaluate', 'quantize', 'gate', 'register', 'deploy', 'canaryCheck', 'notify'] as const;
+export const STEP_NAMES = ['prepare', 'train', 'importArtifact', 'evaluate', 'quantize', 'gate', 'register', 'deploy', 'canaryCheck', 'notify'] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 
 const StepRecordSchema = z.object({
@@ -29,6 +29,8 @@ export const PipelineStateSchema = z.object({
   steps: z.partialRecord(z.enum(STEP_NAMES), StepRecordSchema).default({}),
   /** Data keys written by prepare. */
   data: z.object({ train: z.string(), holdout: z.string(), trainRows: z.number().int(), holdoutRows: z.number().int(), labelFiles: z.array(z.string()) }).optional(),
+  /** The training job of a run that trains with a user's container (training mode sagemaker): its name and model artifact's key in the data bucket. */
+  training: z.object({ job: z.string(), artifact: z.string() }).optional(),
   candidateVersion: z.string().optional(),
   evaluation: z
     .object({ metric: z.string(), candidate: z.number(), serving: z.number(), rows: z.number().int() })

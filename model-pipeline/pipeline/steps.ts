@@ -9,6 +9,7 @@ import type { ModelRepository } from '../../core/model/registry';
 import { Random } from '../../core/random';
 import { parseCsvTable, type Table } from '../data/table';
 import { evaluateTable } from '../evaluate/evaluate';
+import { importModel } from '../import/import-model';
 import { quantizePackage } from '../quantize/quantize-package';
 import { abortCanary, claimVersion, promote, promoteCanary, setStatus, startCanary } from '../registry/registry-ops';
 import { trainPackage } from '../train/train-package';
@@ -16,6 +17,7 @@ import type { ModelKind } from '../train/trainer';
 import { type CanaryThresholds, decideCanary, type VersionWindowStats } from './canary';
 import { captureClassCounts } from './capture-counts';
 import type { PipelineState } from './state';
+import { checkModelSignature, TrainingContract, type TrainingJobRunner, trainingJobSpec, untar } from './training-job';
 
 /** A message for the on-call channel (SNS in AWS; a file and the log locally). */
 export interface Notification {
@@ -47,7 +49,17 @@ export interface PipelineOptions {
    * @default - off: deploy promotes at once
    */
   readonly canary?: CanaryOptions;
+  /**
+   * How the candidate is trained: by the built-in trainer, or by a user's training container
+   * following SageMaker's conventions (see training-job.ts), run by `PipelineContext.trainingJob`
+   * locally and by a SageMaker training job in AWS.
+   * @default { mode: 'builtin' }
+   */
+  readonly training?: TrainingOptions;
 }
+
+/** The training mode of a pipeline. */
+export type TrainingOptions = { readonly mode: 'builtin' } | { readonly mode: 'sagemaker'; readonly hyperparameters?: Readonly<Record<string, string>> };
 
 /** How a candidate's canary runs and is judged. */
 export interface CanaryOptions {
@@ -75,6 +87,8 @@ export interface PipelineContext {
   readonly versionStats?: (model: string, version: string, since: Date, until: Date) => Promise<VersionWindowStats>;
   /** Waits between canary checks of the local runner. @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Runs a training job of the contract (training mode sagemaker, locally: a command). */
+  readonly trainingJob?: TrainingJobRunner;
 }
 
 /** A step's result; `waiting` asks to run the step again later (a canary check without a verdict). */
@@ -137,9 +151,16 @@ export const prepare: Step = async (ctx, state) => {
   };
 };
 
-/** Trains the candidate version with the serving version's settings. */
+/** Trains the candidate version with the serving version's settings, or runs the user's training job. */
 export const train: Step = async (ctx, state) => {
   const serving = await ctx.models.load(state.model, state.servingVersion);
+  const training = ctx.options?.training;
+  if (training?.mode === 'sagemaker') {
+    if (!ctx.trainingJob) throw new Error('training mode is sagemaker but nothing runs training jobs here (PipelineContext.trainingJob)');
+    const spec = trainingJobSpec(state.model, state.runId, state.data!, serving.manifest, training.hyperparameters);
+    await ctx.trainingJob(spec);
+    return { state: { ...state, training: { job: spec.name, artifact: spec.artifactKey } }, summary: `training job ${spec.name} wrote ${spec.artifactKey}` };
+  }
   // Claimed with a create-if-absent write: concurrent runs of one model get distinct numbers.
   const candidate = state.candidateVersion ?? (await claimVersion(ctx.models, state.model, state.runId, state.servingVersion));
   await mkdir(ctx.workDir, { recursive: true });
@@ -161,6 +182,63 @@ export const train: Step = async (ctx, state) => {
   await ctx.data.write(`${DataPrefixes.datasets}${state.model}/${candidate}/train.csv`, await ctx.data.read(state.data!.train));
   await setStatus(ctx.models, state.model, candidate, 'candidate', `trained by run ${state.runId}`, state.runId);
   return { state: { ...state, candidateVersion: candidate }, summary: `trained ${state.model} ${candidate}: validation accuracy ${pkg.manifest.metrics.accuracy?.toFixed(4) ?? 'n/a'}` };
+};
+
+/**
+ * Turns a training job's model artifact into the candidate package: untars `model.tar.gz`,
+ * checks that `model.onnx` takes the serving model's features and answers with its classes, and
+ * imports it with the serving model's schema (manifest with lineage, metrics and baseline from
+ * the training data). Nothing is claimed or registered before the checks pass, so a bad artifact
+ * fails the run without leaving a version behind.
+ */
+export const importArtifact: Step = async (ctx, state) => {
+  const training = state.training;
+  if (!training) return { state, summary: 'nothing to import (built-in trainer)' };
+  const serving = await ctx.models.load(state.model, state.servingVersion);
+  const archive = await readOptional(ctx.data, training.artifact);
+  if (!archive) throw new Error(`training job ${training.job} left no model artifact at ${ctx.data.describe(training.artifact)}`);
+  let files: Map<string, Uint8Array>;
+  try {
+    files = await untar(archive);
+  } catch (error) {
+    throw new Error(`training job ${training.job}: ${ctx.data.describe(training.artifact)} is not a tar archive: ${(error as Error).message}`);
+  }
+  const onnx = files.get(TrainingContract.model);
+  if (!onnx) {
+    const held = [...files.keys()].join(', ') || 'nothing';
+    throw new Error(`training job ${training.job} wrote no ${TrainingContract.model} to /opt/ml/model (its ${TrainingContract.artifact} holds ${held})`);
+  }
+  await checkModelSignature(onnx, serving.manifest, training.job);
+
+  const candidate = state.candidateVersion ?? (await claimVersion(ctx.models, state.model, state.runId, state.servingVersion));
+  await mkdir(ctx.workDir, { recursive: true });
+  const modelFile = join(ctx.workDir, `${state.runId}-${TrainingContract.model}`);
+  const dataFile = join(ctx.workDir, `${state.runId}-train.csv`);
+  const trainCsv = await ctx.data.read(state.data!.train);
+  await writeFile(modelFile, onnx);
+  await writeFile(dataFile, trainCsv);
+  const manifest = serving.manifest;
+  const pkg = await importModel(ctx.models.packageStore(state.model, candidate), {
+    model: modelFile,
+    data: dataFile,
+    name: state.model,
+    version: candidate,
+    label: manifest.labelColumn,
+    schema: manifest.input.features,
+    classes: manifest.output.kind === 'value' ? undefined : manifest.output.classes,
+    lineage: {
+      parentVersion: state.servingVersion,
+      description: `retrained by run ${state.runId} (${state.trigger.kind}: ${state.trigger.reason}) in training job ${training.job}`,
+      provenance: { trainer: 'training-job', trainingJob: training.job, artifact: training.artifact, runId: state.runId, trigger: state.trigger },
+    },
+  });
+  await ctx.data.write(`${DataPrefixes.datasets}${state.model}/${candidate}/train.csv`, trainCsv);
+  await setStatus(ctx.models, state.model, candidate, 'candidate', `trained by job ${training.job} of run ${state.runId}`, state.runId);
+  const metric = pkg.manifest.metrics.accuracy ?? pkg.manifest.metrics.r2;
+  return {
+    state: { ...state, candidateVersion: candidate },
+    summary: `imported ${state.model} ${candidate} from training job ${training.job}: ${pkg.manifest.metrics.accuracy !== undefined ? 'accuracy' : 'r2'} on its training data ${metric?.toFixed(4) ?? 'n/a'}`,
+  };
 };
 
 /** Scores candidate and serving model on the same holdout of new labelled rows. */
@@ -315,7 +393,7 @@ export const notify: Step = async (ctx, state) => {
   return { state, summary: `sent "${subject}"` };
 };
 
-export const STEPS: Readonly<Record<string, Step>> = { prepare, train, evaluate, quantize, gate, register, deploy, canaryCheck, notify };
+export const STEPS: Readonly<Record<string, Step>> = { prepare, train, importArtifact, evaluate, quantize, gate, register, deploy, canaryCheck, notify };
 
 /** A stable 32-bit seed from a run id. */
 function hash(text: string): number {

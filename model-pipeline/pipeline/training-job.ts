@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
+import { extract } from 'tar-stream';
+import { DataPrefixes } from '../../core/layout';
+import type { Manifest } from '../../core/model/manifest';
+import { OnnxSession } from '../../core/model/onnx-session';
+
+/**
+ * The training-job contract: what a user's training image (or, locally, a command) gets and must
+ * leave behind. It follows SageMaker's container conventions, so an image written for SageMaker
+ * runs unchanged:
+ *
+ * - `/opt/ml/input/data/train/train.csv` and `/opt/ml/input/data/holdout/holdout.csv`: CSV with a
+ *   header, the serving model's feature columns and its label column (env `SM_CHANNEL_TRAIN`,
+ *   `SM_CHANNEL_HOLDOUT`);
+ * - `/opt/ml/input/config/hyperparameters.json`: string values, see {@link trainingHyperparameters}
+ *   (env `SM_HPS` holds the same JSON);
+ * - it writes `model.onnx` to `/opt/ml/model/` (env `SM_MODEL_DIR`), which is tarred to
+ *   `model.tar.gz` under the job's output path; one 2-D float32 input whose columns are the
+ *   features in `feature_names` order (a categorical feature as the index of its value in the
+ *   feature's `levels`), and one float output of scores (class probabilities or logits in
+ *   `classes` order, or the predicted value);
+ * - a failure reason may be written to `/opt/ml/output/failure`; a non-zero exit fails the job.
+ */
+export const TrainingContract = {
+  root: '/opt/ml',
+  channels: ['train', 'holdout'] as const,
+  /** File name of each channel's CSV inside its channel folder. */
+  channelFile: (channel: 'train' | 'holdout') => `${channel}.csv`,
+  model: 'model.onnx',
+  artifact: 'model.tar.gz',
+} as const;
+
+/** Hyperparameter keys the platform sets; config hyperparameters may not use them. */
+export const RESERVED_HYPERPARAMETERS = ['label_column', 'feature_names', 'features', 'classes'] as const;
+
+/** Where a run's training job reads and writes, all keys of the data bucket. */
+export interface TrainingJobSpec {
+  /** SageMaker training job name: deterministic per model and run, so a run resumes instead of training twice. */
+  readonly name: string;
+  /** Channel keys (prepare's train and holdout CSV). */
+  readonly channels: { readonly train: string; readonly holdout: string };
+  /** The job's output path: SageMaker writes `<outputPrefix><name>/output/model.tar.gz`. */
+  readonly outputPrefix: string;
+  /** The model artifact's key. */
+  readonly artifactKey: string;
+  readonly hyperparameters: Readonly<Record<string, string>>;
+}
+
+/** Runs a training job of the contract and leaves `model.tar.gz` at `spec.artifactKey` (locally: a command; in AWS the state machine's SageMaker task does it). */
+export type TrainingJobRunner = (spec: TrainingJobSpec) => Promise<void>;
+
+/**
+ * A SageMaker training job name for a run: `<model>-<runId>` with characters outside
+ * [a-zA-Z0-9-] turned into dashes, cut to SageMaker's 63 characters with a hash of the original
+ * pair so that distinct runs never share a name.
+ */
+export function trainingJobName(model: string, runId: string): string {
+  const raw = `${model}-${runId}`;
+  const clean = raw.replace(/[^a-zA-Z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  if (clean === raw && clean.length <= 63) return clean;
+  const digest = createHash('sha256').update(raw).digest('hex').slice(0, 8);
+  return `${clean.slice(0, 63 - 9).replace(/-+$/, '')}-${digest}`;
+}
+
+/** The output path of a run's training job: under the run's own pipeline prefix. */
+export function trainingOutputPrefix(model: string, runId: string): string {
+  return `${DataPrefixes.pipeline}${model}/${runId}/training/`;
+}
+
+/**
+ * What the platform tells the training code, as SageMaker hyperparameters (string values): the
+ * label column, the feature names in input order, the serving model's feature schema (JSON), its
+ * classes in score order (JSON, `[]` for regression), then the configured ones.
+ */
+export function trainingHyperparameters(serving: Manifest, user: Readonly<Record<string, string>> = {}): Record<string, string> {
+  const reserved = Object.keys(user).filter((k) => (RESERVED_HYPERPARAMETERS as readonly string[]).includes(k));
+  if (reserved.length) throw new Error(`hyperparameters ${reserved.join(', ')} are set by the platform; rename them`);
+  if (!serving.labelColumn) throw new Error(`${serving.name} ${serving.version} names no label column; it cannot be retrained`);
+  return {
+    ...user,
+    label_column: serving.labelColumn,
+    feature_names: serving.input.features.map((f) => f.name).join(','),
+    features: JSON.stringify(serving.input.features),
+    classes: JSON.stringify(serving.output.kind === 'value' ? [] : serving.output.classes),
+  };
+}
+
+/** The training job of a run whose data prepare has written. */
+export function trainingJobSpec(model: string, runId: string, data: { train: string; holdout: string }, serving: Manifest, user?: Readonly<Record<string, string>>): TrainingJobSpec {
+  const name = trainingJobName(model, runId);
+  const outputPrefix = trainingOutputPrefix(model, runId);
+  return {
+    name,
+    channels: { train: data.train, holdout: data.holdout },
+    outputPrefix,
+    artifactKey: `${outputPrefix}${name}/output/${TrainingContract.artifact}`,
+    hyperparameters: trainingHyperparameters(serving, user),
+  };
+}
+
+/**
+ * The regular files of a (gzipped) tar archive by path, `./` prefixes dropped. tar-stream reads
+ * what SageMaker's tar writes (GNU and pax headers, long names), which a minimal reader would not.
+ */
+export async function untar(archive: Uint8Array): Promise<Map<string, Uint8Array>> {
+  const gzipped = archive[0] === 0x1f && archive[1] === 0x8b;
+  const bytes = gzipped ? gunzipSync(archive) : archive;
+  const files = new Map<string, Uint8Array>();
+  const reader = extract();
+  reader.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  for await (const entry of reader) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of entry) chunks.push(chunk as Buffer);
+    if (entry.header.type === 'file') files.set(entry.header.name.replace(/^(?:\.\/)+/, ''), new Uint8Array(Buffer.concat(chunks)));
+  }
+  return files;
+}
+
+/**
+ * Checks that a trained model takes what the serving model takes and answers the same way: one
+ * 2-D float32 input as wide as the feature schema, and a float output as wide as the classes.
+ * Throws a reason naming what differs.
+ */
+export async function checkModelSignature(onnx: Uint8Array, serving: Manifest, job: string): Promise<void> {
+  let session: OnnxSession;
+  try {
+    session = await OnnxSession.create(onnx);
+  } catch (error) {
+    throw new Error(`training job ${job}: ONNX Runtime cannot load its model.onnx: ${(error as Error).message}`);
+  }
+  try {
+    const features = serving.input.features.map((f) => f.name);
+    const describe = (s: { name: string; type: string; shape: readonly unknown[] }) => `${s.name} (${s.type} [${s.shape.join(', ')}])`;
+    const inputs = session.inputs;
+    const input = inputs[0];
+    if (inputs.length !== 1 || !input || input.type !== 'float32' || input.shape.length !== 2) {
+      throw new Error(
+        `training job ${job}: model.onnx takes ${inputs.map(describe).join(', ') || 'no input'}; the serving model's schema needs one 2-D float32 input of ${features.length} features (${features.join(', ')})`,
+      );
+    }
+    const width = input.shape[1];
+    if (typeof width === 'number' && width !== features.length) {
+      throw new Error(`training job ${job}: model.onnx's input ${describe(input)} takes ${width} features; the serving model's schema has ${features.length} (${features.join(', ')})`);
+    }
+    if (serving.output.kind !== 'value') {
+      const classes = serving.output.classes;
+      const scores = session.outputs.filter((s) => s.type === 'float32' && s.shape.length === 2);
+      const widths = scores.map((s) => s.shape[1]);
+      if (!scores.length || !widths.some((w) => typeof w !== 'number' || w === classes.length)) {
+        throw new Error(
+          `training job ${job}: model.onnx has no 2-D float output of ${classes.length} class scores (${classes.join(', ')}); its outputs are ${session.outputs.map(describe).join(', ')}`,
+        );
+      }
+    }
+  } finally {
+    await session.release();
+  }
+}
