@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { RESERVED_HYPERPARAMETERS } from '../model-pipeline/pipeline/training-contract';
 import type { TritonServingOptions } from '../model-pipeline/triton/model-config';
 
 // Model names become SageMaker endpoint names, URL path segments and S3 key segments, so they
@@ -346,6 +347,44 @@ const PipelineSchema = z.strictObject({
       latencyFactor: z.number().min(1).default(1.5),
     })
     .refine((c) => c.checkMinutes <= c.windowMinutes, { message: 'must be at most windowMinutes', path: ['checkMinutes'] })
+    .prefault({}),
+  /**
+   * How a candidate is trained: the built-in TypeScript trainer in the Train Lambda, or a SageMaker
+   * training job running your image under the container contract (README: "Training with your own image").
+   */
+  training: z
+    .strictObject({
+      mode: z.enum(['builtin', 'sagemaker']).default('builtin'),
+      /** The training image (required with mode sagemaker); `{account}` (the deploying account), `{region}` and `{urlSuffix}` are filled in. */
+      image: ecrImage.optional(),
+      instanceType: z
+        .string()
+        .regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, 'must be a SageMaker instance type such as ml.m5.xlarge')
+        .default('ml.m5.xlarge'),
+      /** Instances of the job; more than one only if the image trains distributed. */
+      instanceCount: z.number().int().min(1).max(20).default(1),
+      /** Size of the ML storage volume of each instance, in GB. */
+      volumeSizeGb: z.number().int().min(1).max(16384).default(30),
+      /** The job is stopped after this long (SageMaker's MaxRuntimeInSeconds), and the run fails. */
+      maxRuntimeMinutes: z.number().int().min(1).max(40320).default(60),
+      /** Passed to the image in hyperparameters.json, next to the platform's own keys. */
+      hyperparameters: z
+        .record(
+          z.string().regex(/^[A-Za-z0-9_.-]{1,256}$/, 'must be a hyperparameter name (letters, digits, _ . -)'),
+          z.string().max(2500, 'must be at most 2500 characters (SageMaker\'s limit)'),
+        )
+        .default({}),
+    })
+    .superRefine((t, ctx) => {
+      if (t.mode === 'sagemaker' && t.image === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'is required when mode is "sagemaker": the ECR URI of your training image', path: ['image'], input: t.image });
+      }
+      for (const key of Object.keys(t.hyperparameters)) {
+        if ((RESERVED_HYPERPARAMETERS as readonly string[]).includes(key)) {
+          ctx.addIssue({ code: 'custom', message: `is set by the platform (${RESERVED_HYPERPARAMETERS.join(', ')} are reserved)`, path: ['hyperparameters', key], input: key });
+        }
+      }
+    })
     .prefault({}),
 });
 

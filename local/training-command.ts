@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { BlobStore } from '../core/model/blob-store';
-import { TrainingContract, type TrainingJobRunner, type TrainingJobSpec } from '../model-pipeline/pipeline/training-job';
+import { TrainingContract, type TrainingJobRunner, type TrainingJobSpec } from '../model-pipeline/pipeline/training-contract';
 import { tarArchive } from '../model-pipeline/triton/tar';
 
 /** A training command standing in for a training image on one machine. */
@@ -18,7 +18,7 @@ export interface TrainingCommand {
 }
 
 /**
- * Runs training jobs of the contract (model-pipeline/pipeline/training-job.ts) as a child process:
+ * Runs training jobs of the contract (model-pipeline/pipeline/training-contract.ts) as a child process:
  * the channels and hyperparameters are laid out as SageMaker lays them out under `/opt/ml`, in a
  * folder of the job's own, with the `SM_*` variables pointing there; afterwards the model folder
  * is tarred to `model.tar.gz` at the job's artifact key, as SageMaker uploads it. A non-zero exit

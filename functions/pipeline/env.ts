@@ -16,6 +16,8 @@ export const PipelineEnvSchema = z.object({
   CANARY_MIN_REQUESTS: z.coerce.number().int().min(1).default(100),
   CANARY_MAX_ERROR_RATE_INCREASE: z.coerce.number().min(0).max(1).default(0.01),
   CANARY_LATENCY_FACTOR: z.coerce.number().min(1).default(1.5),
+  /** builtin: the Train function trains; sagemaker: Prepare also returns the training job's inputs for the state machine's SageMaker task. */
+  TRAINING_MODE: z.enum(['builtin', 'sagemaker']).default('builtin'),
   S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
 });
 

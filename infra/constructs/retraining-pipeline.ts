@@ -1,8 +1,9 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import { InstanceType } from 'aws-cdk-lib/aws-ec2';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
-import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Alias, type IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -15,6 +16,8 @@ import {
   DefinitionBody,
   Errors,
   Fail,
+  type IChainable,
+  IntegrationPattern,
   JsonPath,
   LogLevel,
   StateMachine,
@@ -25,19 +28,23 @@ import {
   Wait,
   WaitTime,
 } from 'aws-cdk-lib/aws-stepfunctions';
-import { LambdaInvoke, SnsPublish } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { DockerImage, InputMode, LambdaInvoke, S3DataType, S3Location, type S3LocationConfig, SageMakerCreateTrainingJob, SnsPublish } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { keyUseVia } from '../iam';
 import { DataPrefixes, ModelLayout } from '../../core/layout';
 import type { StepName } from '../../model-pipeline/pipeline/state';
+import { RESERVED_HYPERPARAMETERS, TrainingContract } from '../../model-pipeline/pipeline/training-contract';
 import { acknowledgeWildcardResources } from '../nag';
 import { MlopsFunction } from './mlops-function';
 import { OnnxRuntimeLayer } from './onnx-runtime-layer';
 
 const HANDLER_ENTRY = fileURLToPath(new URL('../../functions/pipeline/handler.ts', import.meta.url));
 
-/** The handlers `functions/pipeline/handler.ts` exports: `start`, then one per pipeline step. */
-export type PipelineHandler = 'start' | StepName;
+/**
+ * The handlers `functions/pipeline/handler.ts` exports: `start`, one per pipeline step, and
+ * `abortCanary` (the failure path of CanaryCheck).
+ */
+export type PipelineHandler = 'start' | StepName | 'abortCanary';
 
 /** Source and detail type of the monitor's event on confirmed drift (functions/monitor/app.ts). */
 export const DRIFT_EVENT = { source: 'mlops.monitor', detailType: 'Drift Confirmed' } as const;
@@ -54,6 +61,18 @@ export const LAMBDA_TRANSIENT_ERRORS = [
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
   'Lambda.TooManyRequestsException',
+] as const;
+
+/**
+ * Errors of the SageMaker API (throttling, a service quota, an internal error) as Step Functions
+ * reports them for the training job task, before the job runs. A job that ran and failed ends the
+ * task with States.TaskFailed, which is not retried: its name is taken.
+ */
+export const SAGEMAKER_TRANSIENT_ERRORS = [
+  'SageMaker.AmazonSageMakerException',
+  'SageMaker.ThrottlingException',
+  'SageMaker.ResourceLimitExceededException',
+  'SageMaker.InternalServerError',
 ] as const;
 
 /** Retry settings of every task: 5 s, 10 s, 20 s. */
@@ -73,6 +92,7 @@ const HANDLERS: Readonly<Record<PipelineHandler, HandlerSettings>> = {
   start: { stateName: 'Start', heavy: false, timeout: Duration.minutes(5), description: 'opens (or reopens) a run from a drift event or a manual start' },
   prepare: { stateName: 'Prepare', heavy: false, timeout: Duration.minutes(5), description: 'joins new labelled rows with the serving version\'s data; writes train and holdout' },
   train: { stateName: 'Train', heavy: true, timeout: Duration.minutes(15), description: 'trains the candidate version and writes its package' },
+  importArtifact: { stateName: 'ImportArtifact', heavy: true, timeout: Duration.minutes(15), description: 'imports the training job\'s model.onnx as the candidate package (checked against the serving schema)' },
   evaluate: { stateName: 'Evaluate', heavy: true, timeout: Duration.minutes(5), description: 'scores candidate and serving version on the same holdout' },
   quantize: { stateName: 'Quantize', heavy: true, timeout: Duration.minutes(15), description: 'quantizes the candidate to int8 and gates the int8 model' },
   gate: { stateName: 'Gate', heavy: false, timeout: Duration.minutes(5), description: 'compares the candidate with the serving version' },
@@ -80,7 +100,39 @@ const HANDLERS: Readonly<Record<PipelineHandler, HandlerSettings>> = {
   deploy: { stateName: 'Deploy', heavy: false, timeout: Duration.minutes(5), description: 'starts the approved candidate as a canary, or promotes it (or leaves it approved for manual promotion)' },
   canaryCheck: { stateName: 'CanaryCheck', heavy: false, timeout: Duration.minutes(5), description: 'compares the canary with the serving version on CloudWatch metrics; promotes or rolls it back' },
   notify: { stateName: 'Notify', heavy: false, timeout: Duration.minutes(5), description: 'sends the run\'s summary to the notification topic' },
+  abortCanary: { stateName: 'AbortCanary', heavy: false, timeout: Duration.minutes(5), description: 'ends the canary when its check failed for good, so it takes no more traffic' },
 };
+
+/** A SageMaker training job with your image instead of the Train function (see model-pipeline/pipeline/training-contract.ts). */
+export interface TrainingJobSettings {
+  /** ECR URI of the training image; `{account}`, `{region}` and `{urlSuffix}` are filled in with the stack's. */
+  readonly image: string;
+  /**
+   * SageMaker instance type of the job.
+   * @default 'ml.m5.xlarge'
+   */
+  readonly instanceType?: string;
+  /**
+   * Instances of the job.
+   * @default 1
+   */
+  readonly instanceCount?: number;
+  /**
+   * ML storage volume of each instance (encrypted with the platform key when there is one).
+   * @default Size.gibibytes(30)
+   */
+  readonly volumeSize?: Size;
+  /**
+   * Longest the job may run; SageMaker stops it then and the run fails.
+   * @default Duration.hours(1)
+   */
+  readonly maxRuntime?: Duration;
+  /**
+   * Passed to the image in hyperparameters.json next to the platform's own keys.
+   * @default {}
+   */
+  readonly hyperparameters?: Readonly<Record<string, string>>;
+}
 
 /** How a candidate is deployed as a canary before it serves all requests. */
 export interface CanaryDeployment {
@@ -172,6 +224,12 @@ export interface RetrainingPipelineProps {
    */
   readonly canary?: CanaryDeployment | false;
   /**
+   * Train candidates with a SageMaker training job running your image (Prepare → TrainingJob →
+   * ImportArtifact) instead of the built-in trainer in the Train function.
+   * @default - the built-in trainer
+   */
+  readonly training?: TrainingJobSettings;
+  /**
    * Memory in MB of the train, evaluate and quantize functions (1769 MB is one vCPU).
    * @default 3008
    */
@@ -233,6 +291,8 @@ export class RetrainingPipeline extends Construct {
   public readonly driftRule: Rule;
   /** The state machine's execution log (execution data left out). */
   public readonly logGroup: LogGroup;
+  /** The execution role of the training jobs, with a training job. */
+  public trainingJobRole?: Role;
 
   constructor(scope: Construct, id: string, props: RetrainingPipelineProps) {
     super(scope, id);
@@ -267,6 +327,13 @@ export class RetrainingPipeline extends Construct {
       }
     }
     if (props.modelNames?.length === 0) throw new Error('modelNames must name at least one model when given (received [])');
+    const training = props.training;
+    if (training) {
+      const instanceCount = training.instanceCount ?? 1;
+      if (!Number.isInteger(instanceCount) || instanceCount < 1) throw new Error(`training.instanceCount must be a whole number of at least 1 (received ${instanceCount})`);
+      const reserved = Object.keys(training.hyperparameters ?? {}).filter((k) => (RESERVED_HYPERPARAMETERS as readonly string[]).includes(k));
+      if (reserved.length) throw new Error(`training.hyperparameters ${reserved.join(', ')} are set by the platform (received ${reserved.join(', ')})`);
+    }
 
     // --- Notifications --------------------------------------------------------------------------
     // A created topic: the platform key when there is one; otherwise SNS's AWS managed key, which
@@ -301,10 +368,15 @@ export class RetrainingPipeline extends Construct {
       CANARY_MIN_REQUESTS: String(canary?.minRequests ?? 100),
       CANARY_MAX_ERROR_RATE_INCREASE: String(canary?.maxErrorRateIncrease ?? 0.01),
       CANARY_LATENCY_FACTOR: String(canary?.latencyFactor ?? 1.5),
+      // Read by Prepare: with a training job it also returns the job's inputs.
+      TRAINING_MODE: training ? 'sagemaker' : 'builtin',
       S3_FORCE_PATH_STYLE: 'false',
     };
+    // Only the functions this state machine invokes: the Train function or the job's import, and the canary's abort with a canary.
+    const unused = new Set<PipelineHandler>([training ? 'train' : 'importArtifact', ...(canary ? [] : ['abortCanary' as const])]);
     const functions = new Map<PipelineHandler, MlopsFunction>();
     for (const [handler, settings] of Object.entries(HANDLERS) as Array<[PipelineHandler, HandlerSettings]>) {
+      if (unused.has(handler)) continue;
       functions.set(
         handler,
         new MlopsFunction(this, `${settings.stateName}Function`, {
@@ -352,8 +424,8 @@ export class RetrainingPipeline extends Construct {
     notifyFailure.addCatch(failed, { errors: [Errors.ALL], resultPath: '$.notifyError' });
     notifyFailure.next(failed);
 
-    const task = (handler: PipelineHandler, stateName = HANDLERS[handler].stateName): LambdaInvoke => {
-      const invoke = new LambdaInvoke(this, stateName, {
+    const invoke = (handler: PipelineHandler, stateName = HANDLERS[handler].stateName): LambdaInvoke => {
+      const state = new LambdaInvoke(this, stateName, {
         comment: HANDLERS[handler].description,
         lambdaFunction: functions.get(handler)!,
         // The function's return value ({model, runId, outcome}) is the next state's input.
@@ -361,10 +433,11 @@ export class RetrainingPipeline extends Construct {
         // Replaced by the retry below, with throttling included.
         retryOnServiceExceptions: false,
       });
-      return withRetryAndCatch(invoke);
-    };
-    const withRetryAndCatch = <T extends TaskStateBase>(state: T): T => {
       state.addRetry({ errors: [...LAMBDA_TRANSIENT_ERRORS], ...RETRY });
+      return state;
+    };
+    const task = (handler: PipelineHandler, stateName = HANDLERS[handler].stateName): LambdaInvoke => {
+      const state = invoke(handler, stateName);
       // The step has recorded the failure and notified: straight to the Fail state.
       state.addCatch(failed, { errors: [STEP_FAILED_ERROR], resultPath: '$.error' });
       state.addCatch(notifyFailure, { errors: [Errors.ALL], resultPath: '$.error' });
@@ -379,7 +452,18 @@ export class RetrainingPipeline extends Construct {
       const decided = new Choice(this, 'CanaryDecided', { comment: 'outcome "canary": not decided yet' })
         .when(Condition.stringEquals('$.outcome', 'canary'), wait)
         .otherwise(notify);
-      wait.next(task('canaryCheck')).next(decided);
+      // A check that fails for good (retries exhausted, a timeout, a crash) must not leave the
+      // canary serving its share: AbortCanary ends it first, then the failure path goes on.
+      const abort = invoke('abortCanary');
+      abort.addCatch(notifyFailure, { errors: [Errors.ALL], resultPath: '$.abortError' });
+      abort.next(
+        new Choice(this, 'FailureNotified', { comment: 'A StepFailedError has been notified by the step itself' })
+          .when(Condition.stringEquals('$.error.Error', STEP_FAILED_ERROR), failed)
+          .otherwise(notifyFailure),
+      );
+      const check = invoke('canaryCheck');
+      check.addCatch(abort, { errors: [Errors.ALL], resultPath: '$.error' });
+      wait.next(check).next(decided);
       deploy.next(
         new Choice(this, 'CanaryStarted', { comment: 'Deploy started a canary (not with manual approval)' })
           .when(Condition.stringEquals('$.outcome', 'canary'), wait)
@@ -391,25 +475,35 @@ export class RetrainingPipeline extends Construct {
     const verdict = new Choice(this, 'Verdict', { comment: 'A rejected candidate is never deployed.' })
       .when(Condition.stringEquals('$.outcome', 'rejected'), task('notify', 'NotifyRejected').next(new Succeed(this, 'CandidateRejected')))
       .otherwise(deploy);
-    const definition = task('start')
-      .next(task('prepare'))
-      .next(task('train'))
-      .next(task('evaluate'))
-      .next(task('quantize'))
-      .next(task('gate'))
-      .next(task('register'))
-      .next(verdict);
+    const evaluate = task('evaluate');
+    evaluate.next(task('quantize')).next(task('gate')).next(task('register')).next(verdict);
+    let train: IChainable;
+    if (training) {
+      const importArtifact = task('importArtifact');
+      importArtifact.next(evaluate);
+      const job = this.trainingJob(props, training);
+      job.addRetry({ errors: [...SAGEMAKER_TRANSIENT_ERRORS], ...RETRY });
+      // Nothing has notified yet: every failure of the job goes to the failure notification.
+      job.addCatch(notifyFailure, { errors: [Errors.ALL], resultPath: '$.error' });
+      job.next(importArtifact);
+      train = new Choice(this, 'AlreadyTrained', { comment: "A resumed run whose job already ran imports its artifact: SageMaker job names are unique" })
+        .when(Condition.isPresent('$.trainingJob.trained'), importArtifact)
+        .otherwise(job);
+    } else {
+      train = task('train').next(evaluate);
+    }
+    const definition = task('start').next(task('prepare')).next(train);
 
     this.logGroup = new LogGroup(this, 'ExecutionLogs', { retention: logRetention, removalPolicy: logRemovalPolicy });
     this.stateMachine = new StateMachine(this, 'StateMachine', {
-      comment: 'Retraining: start → prepare → train → evaluate → quantize → gate → register → deploy → (canary checks) → notify',
+      comment: `Retraining: start → prepare → ${training ? 'training job → import artifact' : 'train'} → evaluate → quantize → gate → register → deploy → (canary checks) → notify`,
       stateMachineType: StateMachineType.STANDARD,
       definitionBody: DefinitionBody.fromChainable(definition),
       tracingEnabled: true,
       // Execution data (inputs and outputs) stays out of the logs; the run's state is in S3.
       logs: { destination: this.logGroup, level: LogLevel.ALL, includeExecutionData: false },
     });
-    this.grantStateMachineAccess(topicKey);
+    this.grantStateMachineAccess(topicKey, training !== undefined);
 
     // --- Trigger --------------------------------------------------------------------------------
     this.driftRule = new Rule(this, 'DriftConfirmed', {
@@ -491,8 +585,104 @@ export class RetrainingPipeline extends Construct {
     return policy;
   }
 
+  /**
+   * The SageMaker training job task (`.sync`: the state waits for the job). Its inputs come from
+   * Prepare's output (`$.trainingJob`: name, channel URIs, output path, the platform's
+   * hyperparameters); its result (job name and artifact URI) goes to `$.trainingJob.trained` for
+   * ImportArtifact. It runs under a role of its own that reads only the run's channels, writes only
+   * under the runs' training/ prefixes, pulls only the configured image, and logs.
+   */
+  private trainingJob(props: RetrainingPipelineProps, settings: TrainingJobSettings): SageMakerCreateTrainingJob {
+    const stack = Stack.of(this);
+    const image = trainingImage(settings.image, stack);
+    const role = new Role(this, 'TrainingJobRole', {
+      assumedBy: new ServicePrincipal('sagemaker.amazonaws.com'),
+      description: 'Runs the retraining pipeline\'s SageMaker training jobs: reads their channels, writes their model artifacts',
+    });
+    const channels = TrainingContract.channels.map((c) => `${DataPrefixes.pipeline}*/${TrainingContract.channelFile(c)}`);
+    const output = `${DataPrefixes.pipeline}*/training/*`;
+    const logGroup = stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '/aws/sagemaker/TrainingJobs:*', arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const statements = [
+      new PolicyStatement({ actions: ['s3:GetObject'], resources: channels.map((c) => props.dataBucket.arnForObjects(c)) }),
+      // SageMaker lists a channel's prefix (S3Prefix) before it copies the objects.
+      new PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.dataBucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${DataPrefixes.pipeline}*`] } } }),
+      new PolicyStatement({ actions: ['s3:PutObject'], resources: [props.dataBucket.arnForObjects(output)] }),
+      new PolicyStatement({ actions: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'], resources: [image.repositoryArn] }),
+      new PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }),
+      new PolicyStatement({ actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents'], resources: [logGroup] }),
+      new PolicyStatement({ actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringEquals: { 'cloudwatch:namespace': '/aws/sagemaker/TrainingJobs' } } }),
+    ];
+    // Decrypt to read the channels, GenerateDataKey to write the artifact; only through S3.
+    if (props.key) statements.push(keyUseVia(props.key, 's3', stack.region));
+    const policy = new Policy(this, 'TrainingJobAccess', { statements, roles: [role] });
+    acknowledgeWildcardResources(
+      policy,
+      [...channels, output].map((pattern) => `/${pattern}`),
+      'Object ARNs of the runs\' training jobs: the train and holdout CSV that Prepare writes under ' +
+        'pipeline/<model>/<runId>/, and the model artifact SageMaker writes under ' +
+        'pipeline/<model>/<runId>/training/ (run ids are known at run time).',
+    );
+    Validations.of(policy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'Actions without resource-level permissions: ecr:GetAuthorizationToken (the registry login) and cloudwatch:PutMetricData (limited by condition to the /aws/sagemaker/TrainingJobs namespace).',
+    });
+    acknowledgeWildcardResources(
+      policy,
+      [':log-group:/aws/sagemaker/TrainingJobs:*'],
+      'The log streams of the training jobs, named by SageMaker after each job, in SageMaker\'s one log group /aws/sagemaker/TrainingJobs.',
+    );
+
+    const hyperparameters: Record<string, string> = { ...settings.hyperparameters };
+    for (const key of RESERVED_HYPERPARAMETERS) hyperparameters[key] = JsonPath.stringAt(`$.trainingJob.hyperparameters.${key}`);
+    const job = new SageMakerCreateTrainingJob(this, 'TrainingJob', {
+      comment: 'Trains the candidate with the configured image; SageMaker writes model.tar.gz under the run\'s training/ prefix',
+      integrationPattern: IntegrationPattern.RUN_JOB,
+      trainingJobName: JsonPath.stringAt('$.trainingJob.name'),
+      role,
+      algorithmSpecification: { trainingImage: DockerImage.fromRegistry(image.uri), trainingInputMode: InputMode.FILE },
+      inputDataConfig: TrainingContract.channels.map((channel) => ({
+        channelName: channel,
+        contentType: 'text/csv',
+        dataSource: { s3DataSource: { s3DataType: S3DataType.S3_PREFIX, s3Location: new InputUri(`$.trainingJob.${channel}`) } },
+      })),
+      outputDataConfig: { s3OutputLocation: new InputUri('$.trainingJob.output'), encryptionKey: props.key },
+      resourceConfig: {
+        instanceCount: settings.instanceCount ?? 1,
+        // The task adds the "ml." prefix itself.
+        instanceType: new InstanceType((settings.instanceType ?? 'ml.m5.xlarge').replace(/^ml\./, '')),
+        volumeSize: settings.volumeSize ?? Size.gibibytes(30),
+        volumeEncryptionKey: props.key,
+      },
+      stoppingCondition: { maxRuntime: settings.maxRuntime ?? Duration.hours(1) },
+      hyperparameters,
+      // What SageMaker's training toolkit sets in framework images, so that an image can rely on them either way.
+      environment: {
+        SM_CHANNEL_TRAIN: `${TrainingContract.root}/input/data/train`,
+        SM_CHANNEL_HOLDOUT: `${TrainingContract.root}/input/data/holdout`,
+        SM_MODEL_DIR: `${TrainingContract.root}/model`,
+        SM_OUTPUT_DATA_DIR: `${TrainingContract.root}/output`,
+        SM_INPUT_CONFIG_DIR: `${TrainingContract.root}/input/config`,
+      },
+      resultSelector: { job: JsonPath.stringAt('$.TrainingJobName'), artifact: JsonPath.stringAt('$.ModelArtifacts.S3ModelArtifacts') },
+      resultPath: '$.trainingJob.trained',
+    });
+    // The task grants the role encryption with the output and volume key the CDK way (kms:Encrypt,
+    // kms:ReEncrypt*, kms:GenerateDataKey*, and kms:CreateGrant for the volume), on that one key.
+    const defaultPolicy = role.node.tryFindChild('DefaultPolicy');
+    if (props.key && defaultPolicy) {
+      for (const action of ['kms:GenerateDataKey*', 'kms:ReEncrypt*']) {
+        Validations.of(defaultPolicy).acknowledge({
+          id: `AwsSolutions-IAM5[Action::${action}]`,
+          reason: 'Granted by the SageMaker training job task on the platform key only: SageMaker encrypts the job\'s ML volume and its model artifact with it.',
+        });
+      }
+    }
+    this.trainingJobRole = role;
+    return job;
+  }
+
   /** What the state machine's role needs besides the Lambda invocations CDK grants. */
-  private grantStateMachineAccess(topicKey: IKey | undefined): void {
+  private grantStateMachineAccess(topicKey: IKey | undefined, trainingJob: boolean): void {
     const role = this.stateMachine.role;
     // The failure notification publishes to an encrypted topic.
     if (topicKey) role.addToPrincipalPolicy(keyUseVia(topicKey, 'sns', Stack.of(this).region));
@@ -512,8 +702,48 @@ export class RetrainingPipeline extends Construct {
       reason:
         'Execution logging and X-Ray tracing: the CloudWatch Logs delivery actions (logs:CreateLogDelivery ' +
         'and the like) and xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules and ' +
-        'GetSamplingTargets support no resource-level permissions, so their only possible Resource is "*".',
+        'GetSamplingTargets support no resource-level permissions, so their only possible Resource is "*".' +
+        (trainingJob ? ' Likewise sagemaker:ListTags, which the training job task calls while it waits for the job.' : ''),
     });
+    if (trainingJob && defaultPolicy instanceof Policy) {
+      acknowledgeWildcardResources(
+        defaultPolicy,
+        [':training-job/*'],
+        'sagemaker:CreateTrainingJob, DescribeTrainingJob, StopTrainingJob and AddTags on the training jobs of ' +
+          'the runs, whose names (model and run id) are only known at run time; Step Functions grants them so.',
+      );
+    }
+  }
+}
+
+/** A training image URI with the stack's account, region and URL suffix filled in, and its ECR repository's ARN. */
+function trainingImage(template: string, stack: Stack): { uri: string; repositoryArn: string } {
+  const match = /^(\d{12}|\{account\})\.dkr\.ecr\.([a-z0-9-]+|\{region\})\.(?:amazonaws\.com(?:\.cn)?|\{urlSuffix\})\/([a-z0-9][a-z0-9._/-]*)(?::[\w.-]+|@sha256:[0-9a-f]{64})$/.exec(template);
+  if (!match) throw new Error(`training.image must be an ECR image URI <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> (received ${template})`);
+  const [, account, region, repository] = match as unknown as [string, string, string, string];
+  const uri = template.replaceAll('{account}', stack.account).replaceAll('{region}', stack.region).replaceAll('{urlSuffix}', stack.urlSuffix);
+  const repositoryArn = stack.formatArn({
+    service: 'ecr',
+    resource: 'repository',
+    resourceName: repository,
+    account: account === '{account}' ? stack.account : account,
+    region: region === '{region}' ? stack.region : region,
+  });
+  return { uri, repositoryArn };
+}
+
+/**
+ * An S3 URI read from the state's input, granting nothing: `S3Location.fromJsonExpression` would
+ * grant the job's role s3:GetObject, ListBucket and PutObject on every resource ("*"); the
+ * training job's own policy grants exactly the run prefixes instead.
+ */
+class InputUri extends S3Location {
+  constructor(private readonly path: string) {
+    super();
+  }
+
+  bind(): S3LocationConfig {
+    return { uri: JsonPath.stringAt(this.path) };
   }
 }
 

@@ -1,4 +1,4 @@
-import { CfnOutput, CrossStackReferences, Duration, ReferenceStrength, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CrossStackReferences, Duration, ReferenceStrength, RemovalPolicy, Size, Stack, type StackProps } from 'aws-cdk-lib';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
@@ -64,6 +64,17 @@ export class PipelineStack extends Stack {
       quantize: config.quantize,
       manualApproval: config.manualApproval,
       trainMemorySize: config.trainMemoryMb,
+      training:
+        config.training.mode === 'sagemaker'
+          ? {
+              image: config.training.image!,
+              instanceType: config.training.instanceType,
+              instanceCount: config.training.instanceCount,
+              volumeSize: Size.gibibytes(config.training.volumeSizeGb),
+              maxRuntime: Duration.minutes(config.training.maxRuntimeMinutes),
+              hyperparameters: config.training.hyperparameters,
+            }
+          : undefined,
       canary: config.canary.enabled
         ? {
             weight: config.canary.weight,

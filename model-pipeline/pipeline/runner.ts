@@ -1,4 +1,5 @@
 import { BlobNotFoundError } from '../../core/model/blob-store';
+import { abortCanary } from '../registry/registry-ops';
 import { type PipelineState, PipelineStateSchema, STEP_NAMES, type StepName, stateKey } from './state';
 import { type PipelineContext, STEPS } from './steps';
 
@@ -87,6 +88,34 @@ export async function runPipeline(ctx: PipelineContext, request: RunRequest): Pr
     if (state.outcome === 'failed') break;
   }
   return state;
+}
+
+/**
+ * Ends the canary a run started when its check failed for good (the state machine's Catch on
+ * CanaryCheck: retries exhausted, a timeout, a crash): every request returns to the serving
+ * version, the registry records why, and the run is marked failed. Idempotent: a canary already
+ * decided or ended (by the check itself, or by a person) is left as it is.
+ */
+export async function abortRunCanary(ctx: PipelineContext, state: PipelineState, reason: string): Promise<{ state: PipelineState; summary: string }> {
+  const version = state.canary?.version ?? state.candidateVersion;
+  const registry = await ctx.models.registryOf(state.model);
+  let summary: string;
+  if (version && registry.canary?.version === version) {
+    await abortCanary(ctx.models, state.model, `the canary check failed: ${reason}`, 'retired');
+    summary = `canary ${version} aborted after its check failed (${reason}); ${registry.serving ?? state.servingVersion} serves every request`;
+  } else {
+    summary = version ? `canary ${version} is no longer running; nothing to abort` : 'the run started no canary; nothing to abort';
+  }
+  ctx.log?.(`pipeline ${state.runId}: ${summary}`);
+  const now = new Date().toISOString();
+  const failed = state.steps.canaryCheck?.status === 'failed';
+  const next: PipelineState = {
+    ...state,
+    outcome: 'failed',
+    steps: failed ? state.steps : { ...state.steps, canaryCheck: { status: 'failed', startedAt: state.steps.canaryCheck?.startedAt ?? now, finishedAt: now, summary: `failed: ${reason}; ${summary}`, error: reason } },
+  };
+  await ctx.data.write(stateKey(state.model, state.runId), JSON.stringify(next, null, 2));
+  return { state: next, summary };
 }
 
 /** Reads a run's state, or null when the run has not started. */

@@ -17,7 +17,8 @@ import type { ModelKind } from '../train/trainer';
 import { type CanaryThresholds, decideCanary, type VersionWindowStats } from './canary';
 import { captureClassCounts } from './capture-counts';
 import type { PipelineState } from './state';
-import { checkModelSignature, TrainingContract, type TrainingJobRunner, trainingJobSpec, untar } from './training-job';
+import { checkModelSignature, untar } from './training-artifact';
+import { TrainingContract, type TrainingJobRunner, trainingJobSpec } from './training-contract';
 
 /** A message for the on-call channel (SNS in AWS; a file and the log locally). */
 export interface Notification {
@@ -51,7 +52,7 @@ export interface PipelineOptions {
   readonly canary?: CanaryOptions;
   /**
    * How the candidate is trained: by the built-in trainer, or by a user's training container
-   * following SageMaker's conventions (see training-job.ts), run by `PipelineContext.trainingJob`
+   * following SageMaker's conventions (see training-contract.ts), run by `PipelineContext.trainingJob`
    * locally and by a SageMaker training job in AWS.
    * @default { mode: 'builtin' }
    */

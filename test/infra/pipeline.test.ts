@@ -49,7 +49,8 @@ interface Definition {
   States: Record<string, State>;
 }
 
-const HANDLERS: readonly PipelineHandler[] = ['start', ...STEP_NAMES];
+/** The functions of the default pipeline: the built-in trainer (no ImportArtifact) and a canary (with AbortCanary). */
+const HANDLERS: readonly PipelineHandler[] = ['start', ...STEP_NAMES.filter((step) => step !== 'importArtifact'), 'abortCanary'];
 
 /** The platform for `stage: test` and one model, with `pipeline` settings. */
 function synthPlatform(pipeline: object = {}, config: object = {}): { platform: Platform; stack: PipelineStack; template: Template } {
@@ -232,7 +233,7 @@ describe('PipelineStack', () => {
     });
 
     it('retries every task 3 times, 5 s apart and doubling, on Lambda service errors and throttling', () => {
-      expect(tasks.length).toBe(12);
+      expect(tasks.length).toBe(13);
       for (const [name, state] of tasks.filter(([, s]) => s.Resource?.endsWith('.Arn>'))) {
         expect(state.Retry, name).toEqual([
           {
@@ -253,12 +254,32 @@ describe('PipelineStack', () => {
     });
 
     it("sends a StepFailedError straight to the Fail state, since the step has notified, and every other error to the failure notification", () => {
-      for (const [name, state] of tasks.filter(([, s]) => s.Resource?.endsWith('.Arn>'))) {
+      for (const [name, state] of tasks.filter(([n, s]) => s.Resource?.endsWith('.Arn>') && n !== 'CanaryCheck' && n !== 'AbortCanary')) {
         expect(state.Catch, name).toEqual([
           { ErrorEquals: ['StepFailedError'], ResultPath: '$.error', Next: 'Failed' },
           { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'NotifyFailure' },
         ]);
       }
+    });
+
+    it('sends every failure of CanaryCheck to AbortCanary first, so that a failed check never leaves the canary taking traffic', () => {
+      expect(definition.States.CanaryCheck?.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'AbortCanary' }]);
+      expect(definition.States.AbortCanary?.Resource).toBe(functionArn('abortCanary'));
+    });
+
+    it('after AbortCanary, ends a StepFailedError (already notified) in the Fail state and notifies every other error', () => {
+      const notified = definition.States.FailureNotified!;
+
+      expect(definition.States.AbortCanary?.Next).toBe('FailureNotified');
+      expect(notified.Choices).toEqual([{ Variable: '$.error.Error', StringEquals: 'StepFailedError', Next: 'Failed' }]);
+      expect(notified.Default).toBe('NotifyFailure');
+    });
+
+    it("retries AbortCanary on Lambda service errors and, if it fails for good, still notifies, keeping the check's error", () => {
+      const abort = definition.States.AbortCanary!;
+
+      expect(abort.Retry?.[0]?.ErrorEquals).toContain('Lambda.ServiceException');
+      expect(abort.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.abortError', Next: 'NotifyFailure' }]);
     });
 
     it('publishes the failure, with the execution, its input and the error, to the topic, then ends in the Fail state', () => {
@@ -356,8 +377,9 @@ describe('PipelineStack', () => {
           'NOTIFY_TOPIC_ARN',
           'QUANTIZE',
           'S3_FORCE_PATH_STYLE',
+          'TRAINING_MODE',
         ]);
-        expect(vars).toMatchObject({ AUTO_APPROVE: 'true', EPOCHS: '40', MAX_DROP_POINTS: '0.5', QUANTIZE: 'true', S3_FORCE_PATH_STYLE: 'false' });
+        expect(vars).toMatchObject({ AUTO_APPROVE: 'true', EPOCHS: '40', MAX_DROP_POINTS: '0.5', QUANTIZE: 'true', S3_FORCE_PATH_STYLE: 'false', TRAINING_MODE: 'builtin' });
         expect(vars).toMatchObject({ CANARY_WINDOW_SECONDS: '1800', CANARY_WEIGHT: '0.1', CANARY_MIN_REQUESTS: '100', CANARY_MAX_ERROR_RATE_INCREASE: '0.01', CANARY_LATENCY_FACTOR: '1.5' });
       }
     });
@@ -536,7 +558,7 @@ describe('PipelineStack settings', () => {
   it('gives train, evaluate and quantize the configured memory, and leaves the others at 1024 MB', () => {
     const { template } = synthPlatform({ trainMemoryMb: 6144 });
 
-    expect(propertiesOfAll(template, 'AWS::Lambda::Function').map((fn) => fn.MemorySize).sort()).toEqual([1024, 1024, 1024, 1024, 1024, 1024, 1024, 6144, 6144, 6144]);
+    expect(propertiesOfAll(template, 'AWS::Lambda::Function').map((fn) => fn.MemorySize).sort()).toEqual([1024, 1024, 1024, 1024, 1024, 1024, 1024, 1024, 6144, 6144, 6144]);
   });
 
   it('with manualApproval, sets AUTO_APPROVE=false, so Deploy leaves the candidate approved, and outputs the promote command', () => {
