@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Size, Stack, Token, Validations } from 'aws-cdk-lib';
 import { InstanceType } from 'aws-cdk-lib/aws-ec2';
 import { Rule } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
@@ -721,7 +721,9 @@ function trainingImage(template: string, stack: Stack): { uri: string; repositor
   const match = /^(\d{12}|\{account\})\.dkr\.ecr\.([a-z0-9-]+|\{region\})\.(?:amazonaws\.com(?:\.cn)?|\{urlSuffix\})\/([a-z0-9][a-z0-9._/-]*)(?::[\w.-]+|@sha256:[0-9a-f]{64})$/.exec(template);
   if (!match) throw new Error(`training.image must be an ECR image URI <account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> (received ${template})`);
   const [, account, region, repository] = match as unknown as [string, string, string, string];
-  const uri = template.replaceAll('{account}', stack.account).replaceAll('{region}', stack.region).replaceAll('{urlSuffix}', stack.urlSuffix);
+  // A concrete region names its URL suffix now, so the template shows the image as pulled.
+  const urlSuffix = Token.isUnresolved(stack.region) ? stack.urlSuffix : stack.region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
+  const uri = template.replaceAll('{account}', stack.account).replaceAll('{region}', stack.region).replaceAll('{urlSuffix}', urlSuffix);
   const repositoryArn = stack.formatArn({
     service: 'ecr',
     resource: 'repository',

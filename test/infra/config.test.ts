@@ -28,7 +28,7 @@ describe('parseConfig', () => {
       },
       batch: { memoryMb: 3008, timeoutMinutes: 15, maxConcurrency: 10, chunkRows: 1024, alarmOnDlq: true, fanOutAboveBytes: 512 * 1024 * 1024, partBytes: 128 * 1024 * 1024, partConcurrency: 20 },
       monitoring: { scheduleMinutes: 60, minRows: 200, confirmRuns: 2, ofLastRuns: 3, cooldownHours: 24, memoryMb: 1024 },
-      pipeline: { maxDropPoints: 0.5, epochs: 40, quantize: true, manualApproval: false, trainMemoryMb: 3008, canary: { enabled: true, weight: 0.1, windowMinutes: 30, checkMinutes: 5, minRequests: 100, maxErrorRateIncrease: 0.01, latencyFactor: 1.5 } },
+      pipeline: { maxDropPoints: 0.5, epochs: 40, quantize: true, manualApproval: false, trainMemoryMb: 3008, canary: { enabled: true, weight: 0.1, windowMinutes: 30, checkMinutes: 5, minRequests: 100, maxErrorRateIncrease: 0.01, latencyFactor: 1.5 }, training: { mode: 'builtin', instanceType: 'ml.m5.xlarge', instanceCount: 1, volumeSizeGb: 30, maxRuntimeMinutes: 60, hyperparameters: {} } },
       removalPolicy: 'retain',
     });
   });
@@ -145,7 +145,30 @@ describe('parseConfig', () => {
   it('fills in the pipeline defaults a partial pipeline section leaves out', () => {
     const config = parseConfig({ stage: 'dev', pipeline: { manualApproval: true } });
 
-    expect(config.pipeline).toEqual({ maxDropPoints: 0.5, epochs: 40, quantize: true, manualApproval: true, trainMemoryMb: 3008, canary: { enabled: true, weight: 0.1, windowMinutes: 30, checkMinutes: 5, minRequests: 100, maxErrorRateIncrease: 0.01, latencyFactor: 1.5 } });
+    expect(config.pipeline).toEqual({ maxDropPoints: 0.5, epochs: 40, quantize: true, manualApproval: true, trainMemoryMb: 3008, canary: { enabled: true, weight: 0.1, windowMinutes: 30, checkMinutes: 5, minRequests: 100, maxErrorRateIncrease: 0.01, latencyFactor: 1.5 }, training: { mode: 'builtin', instanceType: 'ml.m5.xlarge', instanceCount: 1, volumeSizeGb: 30, maxRuntimeMinutes: 60, hyperparameters: {} } });
+  });
+
+  it('keeps a SageMaker training job section with its image and fills in the rest', () => {
+    const image = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/trainer:1.2';
+    const config = parseConfig({ stage: 'dev', pipeline: { training: { mode: 'sagemaker', image, hyperparameters: { epochs: '30' } } } });
+
+    expect(config.pipeline.training).toEqual({ mode: 'sagemaker', image, instanceType: 'ml.m5.xlarge', instanceCount: 1, volumeSizeGb: 30, maxRuntimeMinutes: 60, hyperparameters: { epochs: '30' } });
+  });
+
+  it('requires pipeline.training.image when the mode is sagemaker', () => {
+    expect(() => parseConfig({ stage: 'dev', pipeline: { training: { mode: 'sagemaker' } } })).toThrow(/pipeline\.training\.image: is required when mode is "sagemaker"/);
+  });
+
+  it('rejects a training image that is not an ECR URI, showing it', () => {
+    expect(() => parseConfig({ stage: 'dev', pipeline: { training: { mode: 'sagemaker', image: 'me/trainer:1' } } })).toThrow(/pipeline\.training\.image: must be an ECR image URI .*\(received "me\/trainer:1"\)/);
+  });
+
+  it('rejects a training hyperparameter the platform sets, naming it', () => {
+    expect(() => parseConfig({ stage: 'dev', pipeline: { training: { hyperparameters: { label_column: 'y' } } } })).toThrow(/pipeline\.training\.hyperparameters\.label_column: is set by the platform/);
+  });
+
+  it('rejects an unknown training mode', () => {
+    expect(() => parseConfig({ stage: 'dev', pipeline: { training: { mode: 'docker' } } })).toThrow(/pipeline\.training\.mode: must be one of "builtin", "sagemaker" \(received "docker"\)/);
   });
 
   it('keeps a pipeline maxDropPoints of 0: a candidate must be at least as good', () => {

@@ -152,6 +152,8 @@ const DATA_OBJECTS = /^Mlops-test-Storage:ExportsOutputFnGetAttDataBucket\w+\//;
 const MODEL_OBJECTS = /^Mlops-test-Storage:ExportsOutputFnGetAttModelBucket\w+\//;
 /** An object ARN of the data bucket under `prefix`, with the wildcard after it. */
 const dataObjects = (prefix: string) => expect.stringMatching(new RegExp(`${DATA_OBJECTS.source}${prefix.replaceAll('/', '\\/')}\\*$`));
+/** An object ARN of the data bucket: exactly `pattern` after the bucket. */
+const dataObjectsAt = (pattern: string) => expect.stringMatching(new RegExp(`${DATA_OBJECTS.source}${pattern.replaceAll('/', '\\/').replaceAll('*', '\\*').replaceAll('.', '\\.')}$`));
 const modelObjects = () => expect.stringMatching(new RegExp(`${MODEL_OBJECTS.source}models\\/\\*$`));
 const PLATFORM_KEY = { 'Fn::ImportValue': expect.stringMatching(/^Mlops-test-Storage:ExportsOutputFnGetAttKey/) };
 /** The monitoring stack's alarm topic and its key: the pipeline notifies on-call there. */
@@ -647,6 +649,154 @@ describe('PipelineStack settings', () => {
   });
 });
 
+describe('PipelineStack with a SageMaker training job (pipeline.training.mode "sagemaker")', () => {
+  const IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/churn-trainer:2.1';
+  const { stack, template } = synthPlatform({ training: { mode: 'sagemaker', image: IMAGE, instanceType: 'ml.c5.2xlarge', maxRuntimeMinutes: 90, hyperparameters: { epochs: '30' } } });
+  const { pipeline } = stack;
+  const definition = definitionOf(template);
+  const job = definition.States.TrainingJob!;
+  const parameters = job.Parameters as Record<string, any>;
+  const role = pipeline.trainingJobRole!;
+  const jobStatements = statementsOf(template, pipeline.node.findChild('TrainingJobAccess'));
+  const allowed = (action: string) => jobStatements.filter((s) => list(s.Action).includes(action)).flatMap((s) => list(s.Resource).map(flattenCfnReference));
+
+  it('runs Start → Prepare → AlreadyTrained, then TrainingJob → ImportArtifact → Evaluate → … → Verdict', () => {
+    expect(mainPath(definition)).toEqual(['Start', 'Prepare', 'AlreadyTrained']);
+    expect(definition.States.AlreadyTrained?.Default).toBe('TrainingJob');
+    expect(mainPath(definition, 'TrainingJob')).toEqual(['TrainingJob', 'ImportArtifact', 'Evaluate', 'Quantize', 'Gate', 'Register', 'Verdict']);
+    expect(definition.States.Train).toBeUndefined();
+  });
+
+  it('sends a resumed run whose job already ran straight to ImportArtifact, since job names are unique', () => {
+    expect(definition.States.AlreadyTrained?.Choices).toEqual([{ Variable: '$.trainingJob.trained', IsPresent: true, Next: 'ImportArtifact' }]);
+  });
+
+  it('waits for the job (createTrainingJob.sync) and names it from Prepare\'s output', () => {
+    expect(job.Resource).toBe('arn:<AWS::Partition>:states:::sagemaker:createTrainingJob.sync');
+    expect(parameters['TrainingJobName.$']).toBe('$.trainingJob.name');
+  });
+
+  it('runs the configured image on the configured instance type, volume and runtime', () => {
+    expect(parameters.AlgorithmSpecification).toEqual({ TrainingImage: IMAGE, TrainingInputMode: 'File' });
+    expect(parameters.ResourceConfig).toMatchObject({ InstanceCount: 1, InstanceType: 'ml.c5.2xlarge', VolumeSizeInGB: 30 });
+    expect(parameters.StoppingCondition).toEqual({ MaxRuntimeInSeconds: 5400 });
+  });
+
+  it('reads the train and holdout channels (CSV) from the S3 URIs Prepare returns, and writes under its output path', () => {
+    expect(parameters.InputDataConfig).toEqual(
+      ['train', 'holdout'].map((channel) => ({
+        ChannelName: channel,
+        ContentType: 'text/csv',
+        DataSource: { S3DataSource: { 'S3Uri.$': `$.trainingJob.${channel}`, S3DataType: 'S3Prefix' } },
+      })),
+    );
+    expect(parameters.OutputDataConfig['S3OutputPath.$']).toBe('$.trainingJob.output');
+  });
+
+  it('encrypts the model artifact and the ML volume with the platform key', () => {
+    expect(parameters.OutputDataConfig.KmsKeyId).toMatch(/^Mlops-test-Storage:ExportsOutputFnGetAttKey/);
+    expect(parameters.ResourceConfig.VolumeKmsKeyId).toMatch(/^Mlops-test-Storage:ExportsOutputFnGetAttKey/);
+  });
+
+  it("passes the configured hyperparameters and the platform's own (label, features, classes) from Prepare's output", () => {
+    expect(parameters.HyperParameters).toEqual({
+      epochs: '30',
+      'label_column.$': '$.trainingJob.hyperparameters.label_column',
+      'feature_names.$': '$.trainingJob.hyperparameters.feature_names',
+      'features.$': '$.trainingJob.hyperparameters.features',
+      'classes.$': '$.trainingJob.hyperparameters.classes',
+    });
+    expect(parameters.Environment).toMatchObject({ SM_CHANNEL_TRAIN: '/opt/ml/input/data/train', SM_MODEL_DIR: '/opt/ml/model' });
+  });
+
+  it('keeps the state and puts the job name and artifact URI at $.trainingJob.trained for ImportArtifact', () => {
+    expect(job.ResultPath).toBe('$.trainingJob.trained');
+    expect((job as unknown as { ResultSelector: unknown }).ResultSelector).toEqual({ 'job.$': '$.TrainingJobName', 'artifact.$': '$.ModelArtifacts.S3ModelArtifacts' });
+  });
+
+  it('retries SageMaker throttling, quota and internal errors, and sends every failure to the failure notification', () => {
+    expect(job.Retry).toEqual([
+      {
+        ErrorEquals: ['SageMaker.AmazonSageMakerException', 'SageMaker.ThrottlingException', 'SageMaker.ResourceLimitExceededException', 'SageMaker.InternalServerError'],
+        IntervalSeconds: 5,
+        BackoffRate: 2,
+        MaxAttempts: 3,
+      },
+    ]);
+    expect(job.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'NotifyFailure' }]);
+  });
+
+  it('has an ImportArtifact function instead of the Train function, and tells Prepare the mode', () => {
+    const handlers = propertiesOfAll(template, 'AWS::Lambda::Function').map((fn) => fn.Handler);
+
+    expect(handlers).toContain('index.importArtifact');
+    expect(handlers).not.toContain('index.train');
+    expect(definition.States.ImportArtifact?.Resource).toBe(`<${logicalId(pipeline.functions.get('importArtifact')!)}.Arn>`);
+    for (const fn of propertiesOfAll(template, 'AWS::Lambda::Function')) expect(variables(fn).TRAINING_MODE).toBe('sagemaker');
+  });
+
+  it('runs the job under a role of its own that only SageMaker can assume', () => {
+    expect(propertiesOf(template, role).AssumeRolePolicyDocument).toMatchObject({ Statement: [{ Action: 'sts:AssumeRole', Principal: { Service: 'sagemaker.amazonaws.com' } }] });
+  });
+
+  it("lets the job read only the runs' train and holdout CSV, and write only under their training/ prefix", () => {
+    expect(allowed('s3:GetObject')).toEqual([dataObjectsAt('pipeline/*/holdout.csv'), dataObjectsAt('pipeline/*/train.csv')]);
+    expect(allowed('s3:PutObject')).toEqual([dataObjectsAt('pipeline/*/training/*')]);
+    expect(jobStatements.find((s) => list(s.Action).includes('s3:ListBucket'))?.Condition).toEqual({ StringLike: { 's3:prefix': ['pipeline/*'] } });
+  });
+
+  it('grants the job role no S3 access beyond its own policy (no "*" resource from the task)', () => {
+    const roleStatements = statements(template).filter((s) => list(s.Action).some((a) => String(a).startsWith('s3:')) && list(s.Resource).includes('*'));
+
+    expect(roleStatements).toEqual([]);
+  });
+
+  it("lets the job pull only the configured image's repository", () => {
+    expect(allowed('ecr:BatchGetImage')).toEqual(['arn:aws:ecr:us-east-1:123456789012:repository/churn-trainer']);
+  });
+
+  it('lets the state machine pass the job role to SageMaker only', () => {
+    const smStatements = statementsOf(template, pipeline.stateMachine.role.node.findChild('DefaultPolicy'));
+
+    expect(smStatements).toContainEqual({
+      Effect: 'Allow',
+      Action: 'iam:PassRole',
+      Resource: { 'Fn::GetAtt': [logicalId(role), 'Arn'] },
+      Condition: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
+    });
+  });
+});
+
+describe('RetrainingPipeline with a training job', () => {
+  const props = () => {
+    const stack = new Stack(testApp({ builtinCloudFormationValidation: false }), 'Test', { env: { region: 'eu-west-1', account: '210987654321' } });
+    return { stack, modelBucket: new Bucket(stack, 'Models'), dataBucket: new Bucket(stack, 'Data') };
+  };
+
+  it("fills {account}, {region} and {urlSuffix} of the image with the stack's, and scopes the ECR pull to that repository", () => {
+    const { stack, ...buckets } = props();
+    new RetrainingPipeline(stack, 'Pipeline', { ...buckets, training: { image: '{account}.dkr.ecr.{region}.{urlSuffix}/trainer:1' } });
+    const definition = definitionOf(Template.fromStack(stack));
+
+    expect((definition.States.TrainingJob?.Parameters as { AlgorithmSpecification: { TrainingImage: string } }).AlgorithmSpecification.TrainingImage).toBe('210987654321.dkr.ecr.eu-west-1.amazonaws.com/trainer:1');
+    expect(resourcesAllowed(Template.fromStack(stack), 'ecr:BatchGetImage')).toEqual(['arn:aws:ecr:eu-west-1:210987654321:repository/trainer']);
+  });
+
+  it('refuses hyperparameters the platform sets, naming them', () => {
+    const { stack, ...buckets } = props();
+
+    expect(() => new RetrainingPipeline(stack, 'Pipeline', { ...buckets, training: { image: '210987654321.dkr.ecr.eu-west-1.amazonaws.com/trainer:1', hyperparameters: { label_column: 'x' } } })).toThrow(
+      'training.hyperparameters label_column are set by the platform',
+    );
+  });
+
+  it('refuses an image that is not an ECR URI, showing it', () => {
+    const { stack, ...buckets } = props();
+
+    expect(() => new RetrainingPipeline(stack, 'Pipeline', { ...buckets, training: { image: 'docker.io/me/trainer:1' } })).toThrow('(received docker.io/me/trainer:1)');
+  });
+});
+
 describe('RetrainingPipeline', () => {
   function construct(extra: Partial<ConstructorParameters<typeof RetrainingPipeline>[2]> = {}): { stack: Stack; pipeline: RetrainingPipeline } {
     const stack = new Stack(testApp({ builtinCloudFormationValidation: false }), 'Test', { env: { region: 'us-east-1' } });
@@ -711,6 +861,13 @@ describe('cdk-nag', () => {
 
   it('reports no unacknowledged finding with the platform key', () => {
     expect(unacknowledgedFindings(nagApp())).toEqual([]);
+  });
+
+  it('reports no unacknowledged finding with a SageMaker training job, with the platform key and with S3-managed encryption', () => {
+    const training = { mode: 'sagemaker', image: '123456789012.dkr.ecr.us-east-1.amazonaws.com/trainer:1' };
+
+    expect(unacknowledgedFindings(nagApp({ pipeline: { training } }))).toEqual([]);
+    expect(unacknowledgedFindings(nagApp({ pipeline: { training }, storage: { useKmsKey: false } }))).toEqual([]);
   });
 
   it('reports no unacknowledged finding with S3-managed encryption, manual approval and an alarm email', () => {
