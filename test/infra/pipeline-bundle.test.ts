@@ -41,7 +41,9 @@ describe('the retraining pipeline assets, bundled', () => {
 
   it('gives every step function the same asset, each with its own exported handler', () => {
     expect(new Set(functions.map((fn) => fn.Code.S3Key)).size).toBe(1);
-    expect(functions.map((fn) => fn.Handler).sort()).toEqual(['start', ...STEP_NAMES].map((name) => `index.${name}`).sort());
+    // The default pipeline: the built-in trainer (no importArtifact function) and a canary (abortCanary).
+    const handlers = ['start', ...STEP_NAMES.filter((name) => name !== 'importArtifact'), 'abortCanary'];
+    expect(functions.map((fn) => fn.Handler).sort()).toEqual(handlers.map((name) => `index.${name}`).sort());
   });
 
   it('puts a small CommonJS bundle with its source map in the function asset', () => {
@@ -49,10 +51,10 @@ describe('the retraining pipeline assets, bundled', () => {
     expect(directorySize(functionDir)).toBeLessThan(10 * MB);
   });
 
-  it('exports start and every step of the runner from the bundle', () => {
+  it('exports start, every step of the runner and abortCanary from the bundle', () => {
     const code = readFileSync(join(functionDir, 'index.js'), 'utf8');
 
-    for (const name of ['start', ...STEP_NAMES]) expect(code, name).toMatch(new RegExp(`[{,]${name}:\\(\\)=>`));
+    for (const name of ['start', ...STEP_NAMES, 'abortCanary']) expect(code, name).toMatch(new RegExp(`[{,]${name}:\\(\\)=>`));
   });
 
   it('requires onnxruntime-node from the layer instead of bundling it, and leaves the AWS SDK to the runtime', () => {
