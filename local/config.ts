@@ -11,6 +11,20 @@ const EnvSchema = z.object({
   MLOPS_BATCH_PART_BYTES: z.coerce.number().int().min(1).default(64 * 1024 * 1024),
   MLOPS_CANARY_SECONDS: z.coerce.number().int().min(0).default(300),
   MLOPS_CANARY_WEIGHT: z.coerce.number().gt(0).max(1).default(0.1),
+  /** A JSON array (program and arguments) run as the training image of training mode sagemaker. */
+  MLOPS_TRAINING_COMMAND: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text === '') return undefined;
+      try {
+        const parsed = z.array(z.string().min(1)).min(1).parse(JSON.parse(text));
+        return parsed;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON array of the program and its arguments, such as ["npx","tsx","train.ts"]' });
+        return z.NEVER;
+      }
+    }),
 });
 
 export interface LocalConfig {
@@ -28,6 +42,8 @@ export interface LocalConfig {
   readonly canarySeconds?: number;
   /** Share of the requests that name no version sent to a canary. @default 0.1 */
   readonly canaryWeight?: number;
+  /** Retraining runs this command under the training-job contract instead of the built-in trainer. @default - the built-in trainer */
+  readonly trainingCommand?: readonly string[];
 }
 
 /** Reads and validates the environment, naming any bad variable. */
@@ -37,5 +53,5 @@ export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
     const issue = parsed.error.issues[0]!;
     throw new Error(`environment variable ${String(issue.path[0])} ${issue.message} (got ${JSON.stringify(env[String(issue.path[0])])})`);
   }
-  return { home: resolve(parsed.data.MLOPS_HOME), port: parsed.data.MLOPS_PORT, s3Port: parsed.data.MLOPS_S3_PORT, monitorSeconds: parsed.data.MLOPS_MONITOR_SECONDS, batchFanOutBytes: parsed.data.MLOPS_BATCH_FAN_OUT_BYTES, batchPartBytes: parsed.data.MLOPS_BATCH_PART_BYTES, canarySeconds: parsed.data.MLOPS_CANARY_SECONDS, canaryWeight: parsed.data.MLOPS_CANARY_WEIGHT };
+  return { home: resolve(parsed.data.MLOPS_HOME), port: parsed.data.MLOPS_PORT, s3Port: parsed.data.MLOPS_S3_PORT, monitorSeconds: parsed.data.MLOPS_MONITOR_SECONDS, batchFanOutBytes: parsed.data.MLOPS_BATCH_FAN_OUT_BYTES, batchPartBytes: parsed.data.MLOPS_BATCH_PART_BYTES, canarySeconds: parsed.data.MLOPS_CANARY_SECONDS, canaryWeight: parsed.data.MLOPS_CANARY_WEIGHT, trainingCommand: parsed.data.MLOPS_TRAINING_COMMAND };
 }

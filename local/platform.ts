@@ -76,7 +76,10 @@ export async function startPlatform(config: LocalConfig, log: (line: string) => 
   const canarySeconds = config.canarySeconds ?? 300;
   const canary = canarySeconds > 0 ? { weight: config.canaryWeight ?? 0.1, windowSeconds: canarySeconds, checkSeconds: Math.max(1, Math.min(30, Math.round(canarySeconds / 10))), thresholds: { latencyFloorMs: LOCAL_LATENCY_FLOOR_MS } } : undefined;
   const stopping = new AbortController();
-  const pipeline = localPipelineContext(models, dataStore, join(config.home, 'work', 'pipeline'), log, { canary }, { stats, signal: stopping.signal });
+  // MLOPS_TRAINING_COMMAND stands in for a training image: retraining runs it under the SageMaker container contract.
+  const training = config.trainingCommand ? { mode: 'sagemaker' as const } : undefined;
+  const trainingCommand = config.trainingCommand ? { command: config.trainingCommand } : undefined;
+  const pipeline = localPipelineContext(models, dataStore, join(config.home, 'work', 'pipeline'), log, { canary, training }, { stats, signal: stopping.signal, trainingCommand });
   const monitor = new MonitorLoop(models, dataStore, pipeline, log);
   // A canary left undecided by the last stop is checked again, in the background, while traffic flows.
   const resumed = resumeCanaryRuns(pipeline).catch((error: Error) => log(`pipeline: ${error.message}`));

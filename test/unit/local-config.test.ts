@@ -11,6 +11,15 @@ describe('localConfig', () => {
     expect(localConfig({ MLOPS_BATCH_FAN_OUT_BYTES: '1000', MLOPS_BATCH_PART_BYTES: '300' })).toMatchObject({ batchFanOutBytes: 1000, batchPartBytes: 300 });
   });
 
+  it('reads a training command as a JSON array, and trains with the built-in trainer without one', () => {
+    expect(localConfig({}).trainingCommand).toBeUndefined();
+    expect(localConfig({ MLOPS_TRAINING_COMMAND: '["npx","tsx","train.ts"]' }).trainingCommand).toEqual(['npx', 'tsx', 'train.ts']);
+  });
+
+  it('refuses a training command that is not a JSON array of strings, naming the variable', () => {
+    expect(() => localConfig({ MLOPS_TRAINING_COMMAND: 'npx tsx train.ts' })).toThrow(/environment variable MLOPS_TRAINING_COMMAND must be a JSON array .*\(got "npx tsx train.ts"\)/);
+  });
+
   it('names a bad variable and the value received', () => {
     expect(() => localConfig({ MLOPS_PORT: 'eighty' })).toThrow(/environment variable MLOPS_PORT .*\(got "eighty"\)/);
     expect(() => localConfig({ MLOPS_S3_PORT: '70000' })).toThrow(/MLOPS_S3_PORT/);
