@@ -35,8 +35,12 @@ export interface ImportOptions {
    * @default - inferred from the sample
    */
   readonly schema?: readonly Feature[];
-  /** Where the model comes from, for the manifest: parent version, description, provenance merged over the import's own. @default - no parent */
-  readonly lineage?: { readonly parentVersion?: string; readonly description?: string; readonly provenance?: Readonly<Record<string, unknown>> };
+  /**
+   * Where the model comes from, for the manifest: parent version, description, provenance merged
+   * over the import's own, and the training data's source (instead of the sample's file name).
+   * @default - no parent
+   */
+  readonly lineage?: { readonly parentVersion?: string; readonly description?: string; readonly provenance?: Readonly<Record<string, unknown>>; readonly dataSource?: string };
 }
 
 /**
@@ -105,7 +109,7 @@ export async function importModel(store: BlobStore, options: ImportOptions): Pro
     const metrics = labelColumn >= 0 ? manifestMetrics(qualityOf(predictor, scores, set.y)) : {};
     const baseline = new BaselineBuilder({ ...manifest, metrics });
     baseline.addRows(set.x, set.rows, scores);
-    return await writePackage(store, { ...draft, metrics, trainingData: { fingerprint: table.fingerprint, rows: set.rows, source: basename(options.data) } }, {
+    return await writePackage(store, { ...draft, metrics, trainingData: { fingerprint: table.fingerprint, rows: set.rows, source: options.lineage?.dataSource ?? basename(options.data) } }, {
       [PackageFiles.model]: onnxBytes,
       [PackageFiles.baseline]: `${JSON.stringify(baseline.finish())}\n`,
     });

@@ -231,6 +231,7 @@ export const importArtifact: Step = async (ctx, state) => {
       parentVersion: state.servingVersion,
       description: `retrained by run ${state.runId} (${state.trigger.kind}: ${state.trigger.reason}) in training job ${training.job}`,
       provenance: { trainer: 'training-job', trainingJob: training.job, artifact: training.artifact, runId: state.runId, trigger: state.trigger },
+      dataSource: state.data!.train,
     },
   });
   await ctx.data.write(`${DataPrefixes.datasets}${state.model}/${candidate}/train.csv`, trainCsv);

@@ -98,7 +98,7 @@ describe('a training job that keeps the contract', { timeout: 180_000 }, () => {
     expect(candidate.manifest.parentVersion).toBe('1.0.0');
     expect(candidate.manifest.provenance).toMatchObject({ trainer: 'training-job', trainingJob: trainingJobName('demo', 'user-image'), runId: 'user-image', trigger });
     expect(candidate.manifest.input.features).toEqual(serving.manifest.input.features);
-    expect(candidate.manifest.trainingData?.rows).toBe(runState.data!.trainRows);
+    expect(candidate.manifest.trainingData).toMatchObject({ rows: runState.data!.trainRows, source: 'pipeline/demo/user-image/train.csv', fingerprint: expect.any(String) });
     expect([...candidate.files.keys()]).toContain(PackageFiles.baseline);
   });
 });
