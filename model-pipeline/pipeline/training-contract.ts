@@ -74,14 +74,24 @@ export function trainingHyperparameters(serving: Manifest, user: Readonly<Record
   const reserved = Object.keys(user).filter((k) => (RESERVED_HYPERPARAMETERS as readonly string[]).includes(k));
   if (reserved.length) throw new Error(`hyperparameters ${reserved.join(', ')} are set by the platform; rename them`);
   if (!serving.labelColumn) throw new Error(`${serving.name} ${serving.version} names no label column; it cannot be retrained`);
-  return {
+  const hyperparameters = {
     ...user,
     label_column: serving.labelColumn,
     feature_names: serving.input.features.map((f) => f.name).join(','),
     features: JSON.stringify(serving.input.features),
     classes: JSON.stringify(classesOf(serving)),
   };
+  // Checked here, not left to CreateTrainingJob, so that a run fails with the reason, locally too.
+  for (const [key, value] of Object.entries(hyperparameters)) {
+    if (value.length > MAX_HYPERPARAMETER_LENGTH) {
+      throw new Error(`hyperparameter ${key} is ${value.length} characters long; SageMaker allows ${MAX_HYPERPARAMETER_LENGTH}`);
+    }
+  }
+  return hyperparameters;
 }
+
+/** SageMaker's limit on one hyperparameter value. */
+const MAX_HYPERPARAMETER_LENGTH = 2500;
 
 /** The training job of a run whose data prepare has written. */
 export function trainingJobSpec(model: string, runId: string, data: { train: string; holdout: string }, serving: Manifest, user?: Readonly<Record<string, string>>): TrainingJobSpec {

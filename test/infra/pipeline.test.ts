@@ -726,6 +726,16 @@ describe('PipelineStack with a SageMaker training job (pipeline.training.mode "s
     expect(job.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'NotifyFailure' }]);
   });
 
+  it('gives every task, the training job and ImportArtifact included, a Retry and a Catch of States.ALL', () => {
+    const tasks = Object.entries(definition.States).filter(([, state]) => state.Type === 'Task');
+
+    expect(tasks.map(([name]) => name)).toEqual(expect.arrayContaining(['TrainingJob', 'ImportArtifact', 'AbortCanary']));
+    for (const [name, state] of tasks) {
+      expect(state.Retry?.length, name).toBeGreaterThan(0);
+      expect(state.Catch?.at(-1)?.ErrorEquals, name).toEqual(['States.ALL']);
+    }
+  });
+
   it('has an ImportArtifact function instead of the Train function, and tells Prepare the mode', () => {
     const handlers = propertiesOfAll(template, 'AWS::Lambda::Function').map((fn) => fn.Handler);
 

@@ -66,6 +66,10 @@ describe('trainingHyperparameters', () => {
     expect(() => trainingHyperparameters(serving, { classes: 'a,b' })).toThrow('hyperparameters classes are set by the platform; rename them');
   });
 
+  it("refuses a value longer than SageMaker's 2500 characters, naming it, before any job starts", () => {
+    expect(() => trainingHyperparameters(serving, { notes: 'x'.repeat(2501) })).toThrow('hyperparameter notes is 2501 characters long; SageMaker allows 2500');
+  });
+
   it("puts the artifact where SageMaker writes it: <output path><job name>/output/model.tar.gz", () => {
     const spec = trainingJobSpec('churn', 'run-1', { train: 'pipeline/churn/run-1/train.csv', holdout: 'pipeline/churn/run-1/holdout.csv' }, serving);
 
