@@ -1,17 +1,15 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Policy } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
   Choice,
   Condition,
-  DefinitionBody,
   DistributedMap,
   Errors,
   Fail,
   JsonPath,
-  LogLevel,
   StateMachine,
   StateMachineType,
   Succeed,
@@ -23,6 +21,7 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { DataPrefixes } from '../../core/layout';
 import { acknowledgeWildcardResources } from '../nag';
+import { loggedStateMachine } from '../state-machine';
 import { MlopsFunction } from './mlops-function';
 
 const HANDLER_ENTRY = fileURLToPath(new URL('../../functions/batch/fan-out-handler.ts', import.meta.url));
@@ -248,16 +247,13 @@ export class BatchFanOut extends Construct {
         .otherwise(new Succeed(this, 'NothingToScore')),
     );
 
-    this.logGroup = new LogGroup(this, 'ExecutionLogs', { retention: logRetention, removalPolicy: logRemovalPolicy });
-    this.stateMachine = new StateMachine(this, 'StateMachine', {
+    ({ stateMachine: this.stateMachine, logGroup: this.logGroup } = loggedStateMachine(this, {
       comment: `Batch fan-out of large inputs under ${DataPrefixes.batchInput}: plan → parts (Distributed Map) → merge`,
-      stateMachineType: StateMachineType.STANDARD,
-      definitionBody: DefinitionBody.fromChainable(definition),
+      definition,
       timeout: executionTimeout,
-      tracingEnabled: true,
-      // Execution data (keys, counts) stays out of the logs; manifests hold it.
-      logs: { destination: this.logGroup, level: LogLevel.ALL, includeExecutionData: false },
-    });
+      logRetention,
+      logRemovalPolicy,
+    }));
     this.acknowledgeStateMachineWildcards();
   }
 
@@ -286,12 +282,5 @@ export class BatchFanOut extends Construct {
           "executions of this state machine only (execution:<its name>:*), whose names Step Functions makes up at run time.",
       );
     }
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'Execution logging and X-Ray tracing: the CloudWatch Logs delivery actions (logs:CreateLogDelivery ' +
-        'and the like) and xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules and ' +
-        'GetSamplingTargets support no resource-level permissions, so their only possible Resource is "*".',
-    });
   }
 }

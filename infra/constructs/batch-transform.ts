@@ -8,21 +8,18 @@ import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
 import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture } from 'aws-cdk-lib/aws-lambda';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import {
   Choice,
   Condition,
-  DefinitionBody,
   Errors,
   Fail,
   IntegrationPattern,
   JsonPath,
-  LogLevel,
   StateMachine,
-  StateMachineType,
   Succeed,
   TaskInput,
 } from 'aws-cdk-lib/aws-stepfunctions';
@@ -32,6 +29,7 @@ import { DataPrefixes, ModelLayout } from '../../core/layout';
 import { PackageFiles } from '../../core/model/manifest';
 import { keyUseVia } from '../iam';
 import { acknowledgeWildcardResources } from '../nag';
+import { loggedStateMachine } from '../state-machine';
 import { type GpuEndpoint, hasInstanceStorage } from './gpu-endpoint';
 import { MlopsFunction } from './mlops-function';
 
@@ -213,16 +211,14 @@ export class BatchTransform extends Construct {
       .when(Condition.numberEquals('$.prepared.requests', 0), finalize)
       .otherwise(byModel);
 
-    const logGroup = new LogGroup(this, 'ExecutionLogs', { retention: logRetention, removalPolicy: logRemovalPolicy });
-    this.stateMachine = new StateMachine(this, 'StateMachine', {
+    ({ stateMachine: this.stateMachine } = loggedStateMachine(this, {
       comment: 'Batch Transform of a GPU model\'s file: prepare → CreateTransformJob (.sync) → finalize; failures write a failed manifest',
-      stateMachineType: StateMachineType.STANDARD,
-      definitionBody: DefinitionBody.fromChainable(prepare.next(route)),
+      definition: prepare.next(route),
       timeout,
-      tracingEnabled: true,
-      // Execution data (keys, counts) stays out of the logs; outcomes are in the manifests.
-      logs: { destination: logGroup, level: LogLevel.ALL, includeExecutionData: false },
-    });
+      logRetention,
+      logRemovalPolicy,
+      moreUnscopedActions: 'Likewise sagemaker:ListTags, which the .sync integration calls while it waits for the job.',
+    }));
     this.acknowledgeStateMachineRole();
     this.grantTransformIo(props);
 
@@ -322,12 +318,6 @@ export class BatchTransform extends Construct {
           'unqualified ARN, and Create/Describe/StopTransformJob on transform jobs, whose names are made per execution.',
       );
     }
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'Execution logging, X-Ray tracing and sagemaker:ListTags (used by the .sync integration) support no ' +
-        'resource-level permissions, so their only possible Resource is "*".',
-    });
   }
 }
 

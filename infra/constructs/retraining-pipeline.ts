@@ -13,15 +13,12 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import {
   Choice,
   Condition,
-  DefinitionBody,
   Errors,
   Fail,
   type IChainable,
   IntegrationPattern,
   JsonPath,
-  LogLevel,
   StateMachine,
-  StateMachineType,
   Succeed,
   TaskInput,
   type TaskStateBase,
@@ -35,6 +32,7 @@ import { DataPrefixes, ModelLayout } from '../../core/layout';
 import type { StepName } from '../../model-pipeline/pipeline/state';
 import { RESERVED_HYPERPARAMETERS, TrainingContract } from '../../model-pipeline/pipeline/training-contract';
 import { acknowledgeWildcardResources } from '../nag';
+import { loggedStateMachine } from '../state-machine';
 import { MlopsFunction } from './mlops-function';
 import { OnnxRuntimeLayer } from './onnx-runtime-layer';
 
@@ -494,15 +492,13 @@ export class RetrainingPipeline extends Construct {
     }
     const definition = task('start').next(task('prepare')).next(train);
 
-    this.logGroup = new LogGroup(this, 'ExecutionLogs', { retention: logRetention, removalPolicy: logRemovalPolicy });
-    this.stateMachine = new StateMachine(this, 'StateMachine', {
+    ({ stateMachine: this.stateMachine, logGroup: this.logGroup } = loggedStateMachine(this, {
       comment: `Retraining: start → prepare → ${training ? 'training job → import artifact' : 'train'} → evaluate → quantize → gate → register → deploy → (canary checks) → notify`,
-      stateMachineType: StateMachineType.STANDARD,
-      definitionBody: DefinitionBody.fromChainable(definition),
-      tracingEnabled: true,
-      // Execution data (inputs and outputs) stays out of the logs; the run's state is in S3.
-      logs: { destination: this.logGroup, level: LogLevel.ALL, includeExecutionData: false },
-    });
+      definition,
+      logRetention,
+      logRemovalPolicy,
+      moreUnscopedActions: training ? 'Likewise sagemaker:ListTags, which the training job task calls while it waits for the job.' : undefined,
+    }));
     this.grantStateMachineAccess(topicKey, training !== undefined);
 
     // --- Trigger --------------------------------------------------------------------------------
@@ -697,14 +693,6 @@ export class RetrainingPipeline extends Construct {
           'functions, which Step Functions grants next to each unqualified function ARN.',
       );
     }
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'Execution logging and X-Ray tracing: the CloudWatch Logs delivery actions (logs:CreateLogDelivery ' +
-        'and the like) and xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules and ' +
-        'GetSamplingTargets support no resource-level permissions, so their only possible Resource is "*".' +
-        (trainingJob ? ' Likewise sagemaker:ListTags, which the training job task calls while it waits for the job.' : ''),
-    });
     if (trainingJob && defaultPolicy instanceof Policy) {
       acknowledgeWildcardResources(
         defaultPolicy,
