@@ -1,4 +1,5 @@
-import { link, mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { link, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 
 /** Raised by a BlobStore when a key does not exist. */
@@ -23,8 +24,22 @@ export interface BlobStore {
    * same key exactly one returns true. The basis of claims (version numbers, locks).
    */
   create(key: string, body: Uint8Array | string): Promise<boolean>;
+  /** The object and a tag of its current content (S3: its ETag), or null when the key does not exist. */
+  readVersioned(key: string): Promise<Versioned | null>;
+  /**
+   * Writes a key only if it still holds the content tagged `version` (null: only if it does not
+   * exist), atomically; false when someone else wrote it since. Read-modify-write without lost
+   * updates: read with readVersioned, change, replace, and start again on false.
+   */
+  replace(key: string, body: Uint8Array | string, version: string | null): Promise<boolean>;
   /** Keys under a prefix, in lexicographic order. */
   list(prefix: string): Promise<string[]>;
+}
+
+/** An object's content and the tag of that content. */
+export interface Versioned {
+  readonly body: Uint8Array;
+  readonly version: string;
 }
 
 /** A view of a store under a key prefix (a package inside a bucket, a model's folder). */
@@ -54,6 +69,14 @@ export class PrefixedStore implements BlobStore {
 
   create(key: string, body: Uint8Array | string): Promise<boolean> {
     return this.inner.create(this.prefix + key, body);
+  }
+
+  readVersioned(key: string): Promise<Versioned | null> {
+    return this.inner.readVersioned(this.prefix + key);
+  }
+
+  replace(key: string, body: Uint8Array | string, version: string | null): Promise<boolean> {
+    return this.inner.replace(this.prefix + key, body, version);
   }
 
   async list(prefix: string): Promise<string[]> {
@@ -104,6 +127,44 @@ export class DirectoryStore implements BlobStore {
     }
   }
 
+  async readVersioned(key: string): Promise<Versioned | null> {
+    try {
+      const body = await this.read(key);
+      return { body, version: contentTag(body) };
+    } catch (error) {
+      if (error instanceof BlobNotFoundError) return null;
+      throw error;
+    }
+  }
+
+  async replace(key: string, body: Uint8Array | string, version: string | null): Promise<boolean> {
+    const path = join(this.root, key);
+    await mkdir(dirname(path), { recursive: true });
+    // A folder has no compare-and-swap: a lock file, created exclusively, makes the check and the
+    // write one step. Named *.tmp so listings skip it; one left by a crashed writer expires.
+    const lock = `${path}.lock.tmp`;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await (await open(lock, 'wx')).close();
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+        if (age > STALE_LOCK_MS) await unlink(lock).catch(() => {});
+        else if (attempt > 1000) throw new Error(`${path}: locked by another writer for ${Math.round(age)} ms`);
+        else await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 10));
+      }
+    }
+    try {
+      const current = await this.readVersioned(key);
+      if ((current?.version ?? null) !== version) return false;
+      await this.write(key, body);
+      return true;
+    } finally {
+      await unlink(lock).catch(() => {});
+    }
+  }
+
   async list(prefix: string): Promise<string[]> {
     // Walk only the deepest folder the prefix names, then filter by the rest of it.
     const folder = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
@@ -118,4 +179,12 @@ export class DirectoryStore implements BlobStore {
     }
     return entries.filter((key) => key.startsWith(prefix)).sort();
   }
+}
+
+/** A lock file older than this was left by a writer that died: its read-modify-write takes milliseconds. */
+const STALE_LOCK_MS = 10_000;
+
+/** The version tag of a folder store's object: a hash of its content, like S3's ETag of a single-part object. */
+function contentTag(body: Uint8Array): string {
+  return createHash('sha256').update(body).digest('hex');
 }

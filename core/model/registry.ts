@@ -106,6 +106,17 @@ export class StaticModelSource implements ModelSource {
   }
 }
 
+/** Attempts of {@link ModelRepository.updateRegistry} before it gives up on a registry that keeps changing. */
+const REGISTRY_UPDATE_ATTEMPTS = 20;
+
+function emptyRegistry(name: string): Registry {
+  return { name, serving: null, versions: [], history: [], canary: null };
+}
+
+function serializeRegistry(registry: RegistryInput): string {
+  return `${JSON.stringify(RegistrySchema.parse(registry), null, 2)}\n`;
+}
+
 /**
  * Model packages in a store laid out as `models/<name>/<version>/…` with a registry index
  * per model. The same code reads a local folder and the model bucket.
@@ -130,22 +141,51 @@ export class ModelRepository implements ModelSource {
 
   /** The registry index, or null when the model has none yet. */
   async readRegistry(name: string): Promise<Registry | null> {
+    let bytes: Uint8Array;
     try {
-      const bytes = await this.store.read(ModelLayout.registry(name));
-      return RegistrySchema.parse(JSON.parse(new TextDecoder().decode(bytes)));
+      bytes = await this.store.read(ModelLayout.registry(name));
     } catch (error) {
       if (error instanceof BlobNotFoundError) return null;
-      throw new Error(`${this.store.describe(ModelLayout.registry(name))}: ${(error as Error).message}`);
+      throw error;
     }
+    return this.parseRegistry(name, bytes);
   }
 
   /** The registry index, or an empty one for a model that has none yet. */
   async registryOf(name: string): Promise<Registry> {
-    return (await this.readRegistry(name)) ?? { name, serving: null, versions: [], history: [], canary: null };
+    return (await this.readRegistry(name)) ?? emptyRegistry(name);
+  }
+
+  /**
+   * Changes the registry index without losing a concurrent change: `change` gets the index as it
+   * is and returns the new one (or the same object for no change); the write succeeds only if
+   * nobody wrote in between, else `change` runs again on the fresh index. An error thrown by
+   * `change` (a refused transition) ends it with nothing written.
+   */
+  async updateRegistry(name: string, change: (registry: Registry) => Registry | Promise<Registry>): Promise<Registry> {
+    const key = ModelLayout.registry(name);
+    for (let attempt = 1; attempt <= REGISTRY_UPDATE_ATTEMPTS; attempt++) {
+      const current = await this.store.readVersioned(key);
+      const registry = current ? this.parseRegistry(name, current.body) : emptyRegistry(name);
+      const updated = await change(registry);
+      if (updated === registry) return registry;
+      if (await this.store.replace(key, serializeRegistry(updated), current?.version ?? null)) return updated;
+      // Someone else changed it: back off a little, with jitter so two writers do not collide again.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+    }
+    throw new Error(`${this.store.describe(key)} kept changing during ${REGISTRY_UPDATE_ATTEMPTS} attempts to update it`);
   }
 
   async writeRegistry(registry: RegistryInput): Promise<void> {
-    await this.store.write(ModelLayout.registry(registry.name), `${JSON.stringify(RegistrySchema.parse(registry), null, 2)}\n`);
+    await this.store.write(ModelLayout.registry(registry.name), serializeRegistry(registry));
+  }
+
+  private parseRegistry(name: string, bytes: Uint8Array): Registry {
+    try {
+      return RegistrySchema.parse(JSON.parse(new TextDecoder().decode(bytes)));
+    } catch (error) {
+      throw new Error(`${this.store.describe(ModelLayout.registry(name))}: ${(error as Error).message}`);
+    }
   }
 
   /** The version requests without a version get: the registry's serving version, else the newest package. */

@@ -1,5 +1,5 @@
 import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { BlobNotFoundError, type BlobStore } from '../../core/model/blob-store';
+import { BlobNotFoundError, type BlobStore, type Versioned } from '../../core/model/blob-store';
 
 /** A BlobStore over one S3 bucket (or the embedded S3 locally); PutObject is atomic, so no temporary keys are needed. */
 export class S3BlobStore implements BlobStore {
@@ -43,6 +43,29 @@ export class S3BlobStore implements BlobStore {
         }
         throw error;
       }
+    }
+  }
+
+  async readVersioned(key: string): Promise<Versioned | null> {
+    try {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { body: await response.Body!.transformToByteArray(), version: response.ETag! };
+    } catch (error) {
+      if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') return null;
+      throw error;
+    }
+  }
+
+  async replace(key: string, body: Uint8Array | string, version: string | null): Promise<boolean> {
+    if (version === null) return this.create(key, body);
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, IfMatch: version }));
+      return true;
+    } catch (error) {
+      const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+      // 412: changed since; 404: deleted since; 409: another conditional write of the key at this moment.
+      if ([412, 404, 409].includes($metadata?.httpStatusCode ?? 0) || name === 'PreconditionFailed' || name === 'NoSuchKey') return false;
+      throw error;
     }
   }
 

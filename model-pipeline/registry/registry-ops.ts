@@ -3,9 +3,10 @@ import { nextMinorVersion } from '../../core/model/manifest';
 import { compareVersions, type ModelRepository, type Registry, type VersionStatus } from '../../core/model/registry';
 
 /**
- * Registry transitions. Every change is a read-modify-write of `models/<name>/registry.json`;
- * one change per model at a time is assumed. New version numbers do not rely on that: each is
- * claimed with a create-if-absent write (see claimVersion).
+ * Registry transitions. Each is a pure change of the index applied with
+ * {@link ModelRepository.updateRegistry}: a conditional write that starts again on the fresh
+ * index when another change (a pipeline step, a CLI command) landed in between, so none is lost.
+ * New version numbers are claimed apart, with a create-if-absent write (see claimVersion).
  */
 
 /** Key of the claim on a version number: written once, by the run that owns the number. */
@@ -35,13 +36,12 @@ export async function claimVersion(models: ModelRepository, name: string, runId:
 
 /** Records a version (new, or with a new status) with a note saying why. */
 export async function setStatus(models: ModelRepository, name: string, version: string, status: VersionStatus, note: string, runId?: string): Promise<Registry> {
-  const registry = await models.registryOf(name);
-  const existing = registry.versions.find((v) => v.version === version);
-  const entry = { version, status, createdAt: existing?.createdAt ?? new Date().toISOString(), note, ...(runId ?? existing?.runId ? { runId: runId ?? existing?.runId } : {}) };
-  const versions = [...registry.versions.filter((v) => v.version !== version), entry].sort((a, b) => compareVersions(a.version, b.version));
-  const updated = { ...registry, versions };
-  await models.writeRegistry(updated);
-  return updated;
+  return models.updateRegistry(name, (registry) => {
+    const existing = registry.versions.find((v) => v.version === version);
+    const entry = { version, status, createdAt: existing?.createdAt ?? new Date().toISOString(), note, ...(runId ?? existing?.runId ? { runId: runId ?? existing?.runId } : {}) };
+    const versions = [...registry.versions.filter((v) => v.version !== version), entry].sort((a, b) => compareVersions(a.version, b.version));
+    return { ...registry, versions };
+  });
 }
 
 /**
@@ -52,7 +52,11 @@ export async function setStatus(models: ModelRepository, name: string, version: 
 export async function promote(models: ModelRepository, name: string, version: string, note: string): Promise<Registry> {
   const available = await models.listVersions(name);
   if (!available.includes(version)) throw new Error(`model "${name}" has no version "${version}"; versions: ${available.join(', ') || 'none'}`);
-  const registry = await models.registryOf(name);
+  return models.updateRegistry(name, (registry) => promoted(registry, version, note));
+}
+
+function promoted(registry: Registry, version: string, note: string): Registry {
+  const { name } = registry;
   if (registry.canary && registry.canary.version !== version) {
     throw new Error(`a canary of "${name}" (${registry.canary.version}) is running; promote it or roll it back before promoting ${version}`);
   }
@@ -65,15 +69,13 @@ export async function promote(models: ModelRepository, name: string, version: st
   );
   const target = versions.find((v) => v.version === version);
   const entry = { ...(target ?? { version, createdAt: now }), status: 'serving' as const, note };
-  const updated: Registry = {
+  return {
     ...registry,
     serving: version,
     canary: null,
     history: registry.serving ? [...registry.history, registry.serving] : registry.history,
     versions: [...versions.filter((v) => v.version !== version), entry].sort((a, b) => compareVersions(a.version, b.version)),
   };
-  await models.writeRegistry(updated);
-  return updated;
 }
 
 /**
@@ -81,18 +83,17 @@ export async function promote(models: ModelRepository, name: string, version: st
  * reason. While a canary runs, rolling back means aborting the canary: the serving version stays.
  */
 export async function rollback(models: ModelRepository, name: string, reason: string): Promise<Registry> {
-  const registry = await models.registryOf(name);
-  if (registry.canary) return abortCanary(models, name, reason);
-  const previous = registry.history[registry.history.length - 1];
-  if (!previous || !registry.serving) throw new Error(`model "${name}" has no earlier serving version to roll back to`);
-  const versions = registry.versions.map((v) => {
-    if (v.version === registry.serving) return { ...v, status: 'retired' as const, note: `rolled back: ${reason}` };
-    if (v.version === previous) return { ...v, status: 'serving' as const, note: `restored by rollback from ${registry.serving}` };
-    return v;
+  return models.updateRegistry(name, (registry) => {
+    if (registry.canary) return canaryAborted(registry, reason, 'rejected');
+    const previous = registry.history[registry.history.length - 1];
+    if (!previous || !registry.serving) throw new Error(`model "${name}" has no earlier serving version to roll back to`);
+    const versions = registry.versions.map((v) => {
+      if (v.version === registry.serving) return { ...v, status: 'retired' as const, note: `rolled back: ${reason}` };
+      if (v.version === previous) return { ...v, status: 'serving' as const, note: `restored by rollback from ${registry.serving}` };
+      return v;
+    });
+    return { ...registry, serving: previous, history: registry.history.slice(0, -1), versions };
   });
-  const updated: Registry = { ...registry, serving: previous, history: registry.history.slice(0, -1), versions };
-  await models.writeRegistry(updated);
-  return updated;
 }
 
 /** How a canary starts. */
@@ -115,34 +116,34 @@ export async function startCanary(models: ModelRepository, name: string, version
   if (!(start.weight >= 0 && start.weight <= 1)) throw new Error(`canary weight must be between 0 and 1 (received ${start.weight})`);
   const available = await models.listVersions(name);
   if (!available.includes(version)) throw new Error(`model "${name}" has no version "${version}"; versions: ${available.join(', ') || 'none'}`);
-  const registry = await models.registryOf(name);
-  if (registry.canary?.version === version) return registry;
-  if (registry.canary) throw new Error(`a canary of "${name}" (${registry.canary.version}) is already running; promote it or roll it back first`);
-  const serving = registry.serving ?? available.filter((v) => v !== version).at(-1);
-  if (!serving) throw new Error(`model "${name}" has no serving version to compare a canary with; promote ${version} instead`);
-  if (serving === version) throw new Error(`version ${version} of "${name}" already serves`);
-  const entry = registry.versions.find((v) => v.version === version);
-  if (entry?.status === 'rejected') throw new Error(`version ${version} of "${name}" was rejected (${entry.note ?? 'no reason recorded'}); it cannot serve`);
-  const now = (start.now ?? new Date()).toISOString();
-  const percent = `${+(start.weight * 100).toFixed(2)}%`;
-  const note = start.note ?? `canary: ${percent} of requests${start.until ? ` until ${start.until.toISOString()}` : ''}`;
-  const updated: Registry = {
-    ...registry,
-    serving,
-    canary: { version, weight: start.weight, startedAt: now, ...(start.until ? { until: start.until.toISOString() } : {}), ...(start.runId ? { runId: start.runId } : {}) },
-    versions: [...registry.versions.filter((v) => v.version !== version), { ...(entry ?? { version, createdAt: now }), status: 'canary' as const, note }].sort((a, b) =>
-      compareVersions(a.version, b.version),
-    ),
-  };
-  await models.writeRegistry(updated);
-  return updated;
+  return models.updateRegistry(name, (registry) => {
+    if (registry.canary?.version === version) return registry;
+    if (registry.canary) throw new Error(`a canary of "${name}" (${registry.canary.version}) is already running; promote it or roll it back first`);
+    const serving = registry.serving ?? available.filter((v) => v !== version).at(-1);
+    if (!serving) throw new Error(`model "${name}" has no serving version to compare a canary with; promote ${version} instead`);
+    if (serving === version) throw new Error(`version ${version} of "${name}" already serves`);
+    const entry = registry.versions.find((v) => v.version === version);
+    if (entry?.status === 'rejected') throw new Error(`version ${version} of "${name}" was rejected (${entry.note ?? 'no reason recorded'}); it cannot serve`);
+    const now = (start.now ?? new Date()).toISOString();
+    const percent = `${+(start.weight * 100).toFixed(2)}%`;
+    const note = start.note ?? `canary: ${percent} of requests${start.until ? ` until ${start.until.toISOString()}` : ''}`;
+    return {
+      ...registry,
+      serving,
+      canary: { version, weight: start.weight, startedAt: now, ...(start.until ? { until: start.until.toISOString() } : {}), ...(start.runId ? { runId: start.runId } : {}) },
+      versions: [...registry.versions.filter((v) => v.version !== version), { ...(entry ?? { version, createdAt: now }), status: 'canary' as const, note }].sort((a, b) =>
+        compareVersions(a.version, b.version),
+      ),
+    };
+  });
 }
 
 /** The running canary becomes the serving version (the previous serving version is retired and kept for rollback). */
 export async function promoteCanary(models: ModelRepository, name: string, note: string): Promise<Registry> {
-  const registry = await models.registryOf(name);
-  if (!registry.canary) throw new Error(`model "${name}" has no running canary to promote`);
-  return promote(models, name, registry.canary.version, note);
+  return models.updateRegistry(name, (registry) => {
+    if (!registry.canary) throw new Error(`model "${name}" has no running canary to promote`);
+    return promoted(registry, registry.canary.version, note);
+  });
 }
 
 /**
@@ -151,11 +152,12 @@ export async function promoteCanary(models: ModelRepository, name: string, note:
  * later) or `retired` (aborted for another reason), with the reason.
  */
 export async function abortCanary(models: ModelRepository, name: string, reason: string, status: 'rejected' | 'retired' = 'rejected'): Promise<Registry> {
-  const registry = await models.registryOf(name);
+  return models.updateRegistry(name, (registry) => canaryAborted(registry, reason, status));
+}
+
+function canaryAborted(registry: Registry, reason: string, status: 'rejected' | 'retired'): Registry {
   const canary = registry.canary;
-  if (!canary) throw new Error(`model "${name}" has no running canary to roll back`);
+  if (!canary) throw new Error(`model "${registry.name}" has no running canary to roll back`);
   const versions = registry.versions.map((v) => (v.version === canary.version ? { ...v, status, note: `canary rolled back: ${reason}` } : v));
-  const updated: Registry = { ...registry, canary: null, versions };
-  await models.writeRegistry(updated);
-  return updated;
+  return { ...registry, canary: null, versions };
 }
