@@ -2,10 +2,10 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-s
 import type { Context, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StepResult, TransformStep } from '../../functions/batch-transform/app';
-import { EMBEDDED_S3_CREDENTIALS, type EmbeddedS3, startEmbeddedS3 } from '../../local/embedded-s3';
+import { type EmbeddedS3, startEmbeddedS3 } from '../../local/embedded-s3';
 import { generatedHeader, generateRows } from '../../model-pipeline/data/generate';
 import { trainDemoPackage } from '../helpers/demo-package';
-import { uploadPackage } from '../helpers/embedded-buckets';
+import { handlerEnvironmentFor, uploadPackage } from '../helpers/embedded-buckets';
 import { useTempDir } from '../helpers/tmp';
 
 /** The deployed Lambda modules of the Batch Transform path and the batch queue, over the embedded S3. */
@@ -37,13 +37,7 @@ beforeAll(async () => {
     MODEL_VERSIONS: JSON.stringify({ demo: '1.0.0' }),
     ROWS_PER_REQUEST: '16',
     TRANSFORM_MODELS: 'demo',
-    S3_FORCE_PATH_STYLE: 'true',
-    AWS_ENDPOINT_URL_S3: s3.endpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: EMBEDDED_S3_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: EMBEDDED_S3_CREDENTIALS.secretAccessKey,
-    POWERTOOLS_TRACE_ENABLED: 'false',
-    POWERTOOLS_METRICS_DISABLED: 'true',
+    ...handlerEnvironmentFor(s3),
   });
   ({ handler: transformStep } = await import('../../functions/batch-transform/handler'));
   ({ handler: batchQueue } = await import('../../functions/batch/handler'));

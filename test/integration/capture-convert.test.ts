@@ -11,9 +11,9 @@ import { DEFAULT_LIMITS } from '../../core/protocol/limits';
 import { buildTritonRequest } from '../../core/protocol/triton';
 import type { ConversionOutcome } from '../../functions/capture-convert/app';
 import { captureConvertEnv } from '../../functions/capture-convert/env';
-import { EMBEDDED_S3_CREDENTIALS, type EmbeddedS3, startEmbeddedS3 } from '../../local/embedded-s3';
+import { type EmbeddedS3, startEmbeddedS3 } from '../../local/embedded-s3';
 import { churnInstance, trainDemoPackage } from '../helpers/demo-package';
-import { uploadPackage } from '../helpers/embedded-buckets';
+import { handlerEnvironmentFor, uploadPackage } from '../helpers/embedded-buckets';
 import { useTempDir } from '../helpers/tmp';
 
 const tmp = useTempDir('mlops-capture-convert-');
@@ -72,13 +72,7 @@ beforeAll(async () => {
     MODEL_BUCKET: 'models-bucket',
     DATA_BUCKET: 'data-bucket',
     MODEL_VERSIONS: JSON.stringify({ demo: '1.0.0' }),
-    S3_FORCE_PATH_STYLE: 'true',
-    AWS_ENDPOINT_URL_S3: s3.endpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: EMBEDDED_S3_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: EMBEDDED_S3_CREDENTIALS.secretAccessKey,
-    POWERTOOLS_TRACE_ENABLED: 'false',
-    POWERTOOLS_METRICS_DISABLED: 'true',
+    ...handlerEnvironmentFor(s3),
   });
   ({ handler } = await import('../../functions/capture-convert/handler'));
 });

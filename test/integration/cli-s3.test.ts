@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EMBEDDED_S3_CREDENTIALS, type EmbeddedS3, startEmbeddedS3 } from '../../local/embedded-s3';
+import { type EmbeddedS3, startEmbeddedS3 } from '../../local/embedded-s3';
 import { writeGeneratedCsv } from '../../model-pipeline/data/generate';
 import { expectOneLineError, mlops, mlopsOk } from '../helpers/cli';
 import { useTempDir } from '../helpers/tmp';
+import { sdkEnvironmentFor } from '../helpers/embedded-buckets';
 
 /** Packages addressed as s3:// URIs, against the embedded S3 (the same code reaches AWS S3). */
 
@@ -12,12 +13,7 @@ let env: Record<string, string>;
 
 beforeAll(async () => {
   s3 = await startEmbeddedS3({ directory: tmp.file('s3'), port: 0, buckets: ['models'] });
-  env = {
-    AWS_ENDPOINT_URL_S3: s3.endpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: EMBEDDED_S3_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: EMBEDDED_S3_CREDENTIALS.secretAccessKey,
-  };
+  env = sdkEnvironmentFor(s3);
   await writeGeneratedCsv(tmp.file('train.csv'), { rows: 2000, seed: 1 });
 });
 

@@ -5,12 +5,13 @@ import { DataPrefixes } from '../../core/layout';
 import { ModelRepository } from '../../core/model/registry';
 import { S3BlobStore } from '../../functions/shared/s3-blob-store';
 import { ensureDemoModel } from '../../local/bootstrap';
-import { EMBEDDED_S3_CREDENTIALS, type EmbeddedS3, startEmbeddedS3 } from '../../local/embedded-s3';
+import { type EmbeddedS3, startEmbeddedS3 } from '../../local/embedded-s3';
 import { commandTrainingJob } from '../../local/training-command';
 import { generatedHeader, generateRows } from '../../model-pipeline/data/generate';
 import { loadRun } from '../../model-pipeline/pipeline/runner';
 import { startCanary } from '../../model-pipeline/registry/registry-ops';
 import { useTempDir } from '../helpers/tmp';
+import { handlerEnvironmentFor } from '../helpers/embedded-buckets';
 
 /**
  * The pipeline's Lambda handlers in training mode sagemaker, over the embedded S3, with the
@@ -40,13 +41,7 @@ beforeAll(async () => {
     TRAINING_MODE: 'sagemaker',
     EPOCHS: '10',
     QUANTIZE: 'false',
-    S3_FORCE_PATH_STYLE: 'true',
-    AWS_ENDPOINT_URL_S3: s3.endpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: EMBEDDED_S3_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: EMBEDDED_S3_CREDENTIALS.secretAccessKey,
-    POWERTOOLS_TRACE_ENABLED: 'false',
-    POWERTOOLS_METRICS_DISABLED: 'true',
+    ...handlerEnvironmentFor(s3),
   });
   handlers = await import('../../functions/pipeline/handler');
 }, 60_000);

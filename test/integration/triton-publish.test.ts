@@ -8,10 +8,11 @@ import { ModelRepository } from '../../core/model/registry';
 import { S3BlobStore } from '../../functions/shared/s3-blob-store';
 import { tritonArtifactKey } from '../../model-pipeline/triton/artifact';
 import { PackageConflictError, publishTritonArtifact } from '../../model-pipeline/triton/publish';
-import { EMBEDDED_S3_CREDENTIALS, type EmbeddedS3, startEmbeddedS3 } from '../../local/embedded-s3';
+import { type EmbeddedS3, startEmbeddedS3 } from '../../local/embedded-s3';
 import { expectOneLineError, mlops, mlopsOk } from '../helpers/cli';
 import { trainDemoPackage } from '../helpers/demo-package';
 import { useTempDir } from '../helpers/tmp';
+import { sdkEnvironmentFor } from '../helpers/embedded-buckets';
 
 const tmp = useTempDir('mlops-triton-publish-');
 let s3: EmbeddedS3;
@@ -42,12 +43,7 @@ function tarMembers(archive: string): string[] {
 beforeAll(async () => {
   demo = await trainDemoPackage(tmp.path);
   s3 = await startEmbeddedS3({ directory: tmp.file('s3'), port: 0, buckets: ['models'] });
-  env = {
-    AWS_ENDPOINT_URL_S3: s3.endpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: EMBEDDED_S3_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: EMBEDDED_S3_CREDENTIALS.secretAccessKey,
-  };
+  env = sdkEnvironmentFor(s3);
 });
 
 afterAll(async () => {
