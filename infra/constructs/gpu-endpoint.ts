@@ -1,15 +1,16 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import { CfnScalableTarget, CfnScalingPolicy } from 'aws-cdk-lib/aws-applicationautoscaling';
+import { type CfnScalableTarget, CfnScalingPolicy } from 'aws-cdk-lib/aws-applicationautoscaling';
 import { Alarm, type AlarmProps, ComparisonOperator, type IAlarm, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Grant, type IGrantable, Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { type LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { CfnEndpoint, CfnEndpointConfig, CfnModel } from 'aws-cdk-lib/aws-sagemaker';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { keyUseVia, SAGEMAKER_CONTAINER_WILDCARD_REASON, sagemakerContainerStatements } from '../iam';
+import { checkEndpointSettings, endpointLogGroup, VARIANT_NAME, variantScalableTarget } from '../sagemaker-endpoint';
 import { DataPrefixes } from '../../core/layout';
 import { tritonArtifactKey } from '../../model-pipeline/triton/artifact';
 import { acknowledgeWildcardResources } from '../nag';
@@ -23,9 +24,6 @@ import { type EcrRepositoryRef, ecrRepositoryOf } from './triton-image';
  * (./capture-converter.ts) converts each new object as it arrives.
  */
 export const RAW_CAPTURE_PREFIX = DataPrefixes.captureRaw;
-
-/** The only variant: blue/green deployments replace the fleet behind it. */
-export const VARIANT_NAME = 'AllTraffic';
 
 /**
  * SageMaker instance families with NVMe instance storage. Their volumes are encrypted by the
@@ -211,12 +209,7 @@ export class GpuEndpoint extends Construct {
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
     const logRemovalPolicy = props.logRemovalPolicy ?? RemovalPolicy.RETAIN;
 
-    if (!/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(props.endpointName)) {
-      throw new Error(`endpointName must be 1–63 letters, digits and hyphens, starting and ending with a letter or digit (received ${props.endpointName})`);
-    }
-    if (!Number.isInteger(minInstances) || minInstances < 1 || !Number.isInteger(maxInstances) || maxInstances < minInstances) {
-      throw new Error(`instances must satisfy 1 <= minInstances <= maxInstances (received ${minInstances} and ${maxInstances})`);
-    }
+    checkEndpointSettings(props.endpointName, minInstances, maxInstances);
     if (captureSamplePercent < 0 || captureSamplePercent > 100) throw new Error(`captureSamplePercent must be from 0 to 100 (received ${captureSamplePercent})`);
     const repository = ecrRepositoryOf(props.image);
 
@@ -227,12 +220,7 @@ export class GpuEndpoint extends Construct {
     this.captureDestination = `s3://${props.dataBucket.bucketName}/${capturePrefix}`;
 
     // --- Execution role -------------------------------------------------------------------------
-    // SageMaker writes the containers' output to this log group; created here to set a retention.
-    const logGroup = new LogGroup(this, 'Logs', {
-      logGroupName: `/aws/sagemaker/Endpoints/${props.endpointName}`,
-      retention: logRetention,
-      removalPolicy: logRemovalPolicy,
-    });
+    const logGroup = endpointLogGroup(this, props.endpointName, logRetention, logRemovalPolicy);
     this.role = new Role(this, 'ExecutionRole', {
       assumedBy: new ServicePrincipal('sagemaker.amazonaws.com'),
       description: `SageMaker execution role of the endpoint ${props.endpointName}`,
@@ -334,15 +322,7 @@ export class GpuEndpoint extends Construct {
     this.endpointArn = this.endpoint.ref;
 
     // --- Autoscaling -----------------------------------------------------------------------------
-    // No RoleARN: Application Auto Scaling uses its service-linked role for SageMaker endpoints.
-    this.scalableTarget = new CfnScalableTarget(this, 'ScalableTarget', {
-      serviceNamespace: 'sagemaker',
-      resourceId: `endpoint/${props.endpointName}/variant/${VARIANT_NAME}`,
-      scalableDimension: 'sagemaker:variant:DesiredInstanceCount',
-      minCapacity: minInstances,
-      maxCapacity: maxInstances,
-    });
-    this.scalableTarget.node.addDependency(this.endpoint);
+    this.scalableTarget = variantScalableTarget(this, this.endpoint, props.endpointName, minInstances, maxInstances);
     new CfnScalingPolicy(this, 'InvocationsScaling', {
       policyName: `${props.endpointName}-invocations-per-instance`,
       policyType: 'TargetTrackingScaling',

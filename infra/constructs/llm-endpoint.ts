@@ -1,12 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import { CfnScalableTarget, CfnScalingPolicy } from 'aws-cdk-lib/aws-applicationautoscaling';
+import { type CfnScalableTarget, CfnScalingPolicy } from 'aws-cdk-lib/aws-applicationautoscaling';
 import { Alarm, type AlarmProps, ComparisonOperator, Dashboard, GraphWidget, type IAlarm, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Grant, type IGrantable, Policy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture, type FunctionUrl, FunctionUrlAuthType, InvokeMode } from 'aws-cdk-lib/aws-lambda';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { CfnEndpoint, CfnEndpointConfig, CfnModel } from 'aws-cdk-lib/aws-sagemaker';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
@@ -14,7 +14,8 @@ import { Construct } from 'constructs';
 import { LlmMetricNames } from '../../functions/llm-stream/metrics';
 import { keyUseVia, SAGEMAKER_CONTAINER_WILDCARD_REASON, sagemakerContainerStatements } from '../iam';
 import { acknowledgeWildcardResources } from '../nag';
-import { type GuardedDeployment, guardedDeploymentConfig, hasInstanceStorage, RAW_CAPTURE_PREFIX, VARIANT_NAME } from './gpu-endpoint';
+import { checkEndpointSettings, endpointLogGroup, VARIANT_NAME, variantScalableTarget } from '../sagemaker-endpoint';
+import { type GuardedDeployment, guardedDeploymentConfig, hasInstanceStorage, RAW_CAPTURE_PREFIX } from './gpu-endpoint';
 import { MlopsFunction } from './mlops-function';
 import { PlatformKey } from './platform-key';
 import { ecrRepositoryOf } from './triton-image';
@@ -165,16 +166,11 @@ export class LlmEndpoint extends Construct {
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
     const logRemovalPolicy = props.logRemovalPolicy ?? RemovalPolicy.RETAIN;
 
-    if (!/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(props.endpointName)) {
-      throw new Error(`endpointName must be 1–63 letters, digits and hyphens, starting and ending with a letter or digit (received ${props.endpointName})`);
-    }
+    checkEndpointSettings(props.endpointName, minInstances, maxInstances);
     if ((props.modelId === undefined) === (props.weights === undefined)) {
       throw new Error(`LlmEndpoint needs exactly one of modelId and weights (received ${props.modelId === undefined ? 'neither' : 'both'})`);
     }
     if (props.weights && !/^[\w.\-/]+\/$/.test(props.weights.prefix)) throw new Error(`weights.prefix must be a key prefix ending with / (received ${props.weights.prefix})`);
-    if (!Number.isInteger(minInstances) || minInstances < 1 || !Number.isInteger(maxInstances) || maxInstances < minInstances) {
-      throw new Error(`instances must satisfy 1 <= minInstances <= maxInstances (received ${minInstances} and ${maxInstances})`);
-    }
     // Lambda stops a streaming invocation at 15 minutes; the function needs a little time after the budget to end the stream.
     if (streamTimeout.toSeconds() < 5 || streamTimeout.toSeconds() > 890) throw new Error(`streamTimeout must be 5–890 s (received ${streamTimeout.toHumanString()})`);
     if (captureSamplePercent < 0 || captureSamplePercent > 100) throw new Error(`captureSamplePercent must be from 0 to 100 (received ${captureSamplePercent})`);
@@ -184,11 +180,7 @@ export class LlmEndpoint extends Construct {
     const capturePrefix = `${RAW_CAPTURE_PREFIX}${props.modelName}/`;
 
     // --- Execution role --------------------------------------------------------------------------
-    const logGroup = new LogGroup(this, 'Logs', {
-      logGroupName: `/aws/sagemaker/Endpoints/${props.endpointName}`,
-      retention: logRetention,
-      removalPolicy: logRemovalPolicy,
-    });
+    const logGroup = endpointLogGroup(this, props.endpointName, logRetention, logRemovalPolicy);
     this.role = new Role(this, 'ExecutionRole', {
       assumedBy: new ServicePrincipal('sagemaker.amazonaws.com'),
       description: `SageMaker execution role of the LLM endpoint ${props.endpointName}`,
@@ -283,14 +275,7 @@ export class LlmEndpoint extends Construct {
     this.endpointArn = this.endpoint.ref;
 
     // --- Autoscaling on concurrency --------------------------------------------------------------
-    this.scalableTarget = new CfnScalableTarget(this, 'ScalableTarget', {
-      serviceNamespace: 'sagemaker',
-      resourceId: `endpoint/${props.endpointName}/variant/${VARIANT_NAME}`,
-      scalableDimension: 'sagemaker:variant:DesiredInstanceCount',
-      minCapacity: minInstances,
-      maxCapacity: maxInstances,
-    });
-    this.scalableTarget.node.addDependency(this.endpoint);
+    this.scalableTarget = variantScalableTarget(this, this.endpoint, props.endpointName, minInstances, maxInstances);
     new CfnScalingPolicy(this, 'ConcurrencyScaling', {
       policyName: `${props.endpointName}-concurrent-requests`,
       policyType: 'TargetTrackingScaling',
