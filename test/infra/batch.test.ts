@@ -1,9 +1,8 @@
-import { type App, type CfnResource, Duration, Stack } from 'aws-cdk-lib';
+import { type App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Topic } from 'aws-cdk-lib/aws-sns';
-import type { IConstruct } from 'constructs';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { describe, expect, it } from 'vitest';
 import { BatchEnvSchema } from '../../functions/batch/env';
@@ -12,55 +11,13 @@ import { BatchScoring } from '../../infra/constructs/batch-scoring';
 import { applyNagChecks } from '../../infra/nag';
 import { addPlatformStacks, type Platform } from '../../infra/platform';
 import type { BatchStack } from '../../infra/stacks/batch-stack';
-import { acknowledgements, testApp, unacknowledgedFindings } from './support';
-
-interface Statement {
-  Effect: string;
-  Action: string | string[];
-  Resource: unknown;
-  Principal?: unknown;
-  Condition?: Record<string, Record<string, unknown>>;
-}
+import { acknowledgements, list, logicalId, only, propertiesOfAll, resourcesAllowed, type Statement, statements, testApp, unacknowledgedFindings } from './support';
 
 /** The platform for `stage: test` and one model, with `batch` settings. */
 function synthPlatform(batch: object = {}, config: object = {}): { platform: Platform; stack: BatchStack; template: Template } {
   const app = testApp({ builtinCloudFormationValidation: false });
   const platform = addPlatformStacks(app, parseConfig({ stage: 'test', models: [{ name: 'demo' }], batch, ...config }));
   return { platform, stack: platform.batch, template: Template.fromStack(platform.batch) };
-}
-
-function list(value: unknown): unknown[] {
-  return Array.isArray(value) ? value : [value];
-}
-
-/** Every statement of every IAM policy in the template. */
-function statements(template: Template): Statement[] {
-  const policies = template.findResources('AWS::IAM::Policy') as Record<string, { Properties: { PolicyDocument: { Statement: Statement[] } } }>;
-  return Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement);
-}
-
-/** The resources the template's IAM policies allow `action` on, as cdk-nag spells them, sorted. */
-function resourcesAllowed(template: Template, action: string): string[] {
-  return statements(template)
-    .filter((s) => s.Effect === 'Allow' && list(s.Action).includes(action))
-    .flatMap((s) => list(s.Resource).map(flattenCfnReference))
-    .sort();
-}
-
-function propertiesOfAll(template: Template, type: string): Array<Record<string, unknown>> {
-  return Object.values(template.findResources(type)).map((r) => (r as { Properties: Record<string, unknown> }).Properties);
-}
-
-/** The one resource of a type in the template. */
-function only(template: Template, type: string): Record<string, unknown> {
-  const all = propertiesOfAll(template, type);
-  expect(all, type).toHaveLength(1);
-  return all[0]!;
-}
-
-/** The logical id of a construct's CloudFormation resource. */
-function logicalId(construct: IConstruct): string {
-  return Stack.of(construct).resolve((construct.node.defaultChild as CfnResource).logicalId) as string;
 }
 
 const DATA_OBJECTS = /^Mlops-test-Storage:ExportsOutputFnGetAttDataBucket\w+\//;

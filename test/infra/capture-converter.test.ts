@@ -5,14 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../infra/config';
 import { applyNagChecks } from '../../infra/nag';
 import { addPlatformStacks } from '../../infra/platform';
-import { testApp, unacknowledgedFindings } from './support';
-
-interface Statement {
-  Effect: string;
-  Action: string | string[];
-  Resource: unknown;
-  Condition?: Record<string, Record<string, unknown>>;
-}
+import { type Statement, testApp, unacknowledgedFindings } from './support';
 
 const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value]);
 

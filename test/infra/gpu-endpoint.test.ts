@@ -10,14 +10,7 @@ import { GpuEndpoint, type GpuEndpointProps, hasInstanceStorage } from '../../in
 import { applyNagChecks } from '../../infra/nag';
 import { addPlatformStacks, type Platform } from '../../infra/platform';
 import type { GpuEndpointStack } from '../../infra/stacks/gpu-endpoint-stack';
-import { acknowledgements, testApp, unacknowledgedFindings } from './support';
-
-interface Statement {
-  Effect: string;
-  Action: string | string[];
-  Resource: unknown;
-  Condition?: Record<string, Record<string, unknown>>;
-}
+import { acknowledgements, list, only, propertiesOfAll, type Statement, testApp, unacknowledgedFindings } from './support';
 
 const IMAGE = '763104351884.dkr.ecr.us-east-1.amazonaws.com/sagemaker-tritonserver:24.09-py3';
 
@@ -33,20 +26,6 @@ function synthGpu(config: object = {}): { stack: GpuEndpointStack; template: Tem
   const stack = synthPlatform(config).platform.gpuEndpoints;
   if (!stack) throw new Error('no GPU endpoint stack');
   return { stack, template: Template.fromStack(stack) };
-}
-
-function list(value: unknown): unknown[] {
-  return Array.isArray(value) ? value : [value];
-}
-
-function propertiesOfAll(template: Template, type: string): Array<Record<string, unknown>> {
-  return Object.values(template.findResources(type)).map((r) => (r as { Properties: Record<string, unknown> }).Properties);
-}
-
-function only(template: Template, type: string): Record<string, unknown> {
-  const all = propertiesOfAll(template, type);
-  expect(all, type).toHaveLength(1);
-  return all[0]!;
 }
 
 function logicalId(template: Template, type: string, pattern: RegExp): string {

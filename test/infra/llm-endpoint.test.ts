@@ -7,14 +7,7 @@ import { resolveLlmImage } from '../../infra/constructs/llm-image';
 import { applyNagChecks } from '../../infra/nag';
 import { addPlatformStacks } from '../../infra/platform';
 import type { LlmEndpointStack } from '../../infra/stacks/llm-endpoint-stack';
-import { acknowledgements, testApp, unacknowledgedFindings } from './support';
-
-interface Statement {
-  Effect: string;
-  Action: string | string[];
-  Resource: unknown;
-  Condition?: Record<string, Record<string, unknown>>;
-}
+import { acknowledgements, list, type Statement, testApp, unacknowledgedFindings } from './support';
 
 const HF_MODEL = { name: 'chat', modelId: 'Qwen/Qwen2.5-1.5B-Instruct' };
 const BUCKET_MODEL = { name: 'local-weights', weightsPrefix: 'llm/mistral/', instanceType: 'ml.p3.2xlarge', minInstances: 2, maxInstances: 4, env: { OPTION_DTYPE: 'fp16' } };
@@ -25,10 +18,6 @@ function synthApp(llm: object = { models: [HF_MODEL, BUCKET_MODEL] }, config: ob
   const platform = addPlatformStacks(app, parseConfig({ stage: 'test', models: [{ name: 'demo' }], llm, ...config }));
   if (!platform.llm) throw new Error('no LLM stack');
   return { app, stack: platform.llm };
-}
-
-function list(value: unknown): unknown[] {
-  return Array.isArray(value) ? value : [value];
 }
 
 function propertiesOf(template: Template, type: string, logicalId: RegExp): Record<string, unknown> {

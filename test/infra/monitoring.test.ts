@@ -18,16 +18,7 @@ import { DriftMonitoring } from '../../infra/constructs/drift-monitoring';
 import { applyNagChecks } from '../../infra/nag';
 import { addPlatformStacks, type Platform } from '../../infra/platform';
 import type { MonitoringStack } from '../../infra/stacks/monitoring-stack';
-import { acknowledgements, testApp, unacknowledgedFindings } from './support';
-
-interface Statement {
-  Sid?: string;
-  Effect: string;
-  Action: string | string[];
-  Resource: unknown;
-  Principal?: unknown;
-  Condition?: Record<string, Record<string, unknown>>;
-}
+import { acknowledgements, list, logicalId, only, propertiesOfAll, resourcesAllowed, type Statement, statements, testApp, unacknowledgedFindings } from './support';
 
 interface AlarmProperties {
   Namespace: string;
@@ -51,39 +42,6 @@ function synthPlatform(monitoring: object = {}, config: object = {}): { platform
   const app = testApp({ builtinCloudFormationValidation: false });
   const platform = addPlatformStacks(app, parseConfig({ stage: 'test', models: MODELS, monitoring, ...config }));
   return { platform, stack: platform.monitoring!, template: Template.fromStack(platform.monitoring!) };
-}
-
-function list(value: unknown): unknown[] {
-  return Array.isArray(value) ? value : [value];
-}
-
-function propertiesOfAll(template: Template, type: string): Array<Record<string, unknown>> {
-  return Object.values(template.findResources(type)).map((r) => (r as { Properties: Record<string, unknown> }).Properties);
-}
-
-/** The one resource of a type in the template. */
-function only(template: Template, type: string): Record<string, unknown> {
-  const all = propertiesOfAll(template, type);
-  expect(all, type).toHaveLength(1);
-  return all[0]!;
-}
-
-/** Every statement of every IAM policy in the template. */
-function statements(template: Template): Statement[] {
-  return propertiesOfAll(template, 'AWS::IAM::Policy').flatMap((p) => (p.PolicyDocument as { Statement: Statement[] }).Statement);
-}
-
-/** The resources the template's IAM policies allow `action` on, as cdk-nag spells them, sorted. */
-function resourcesAllowed(template: Template, action: string): string[] {
-  return statements(template)
-    .filter((s) => s.Effect === 'Allow' && list(s.Action).includes(action))
-    .flatMap((s) => list(s.Resource).map(flattenCfnReference))
-    .sort();
-}
-
-/** The logical id of a construct's CloudFormation resource. */
-function logicalId(construct: IConstruct): string {
-  return Stack.of(construct).resolve((construct.node.defaultChild as CfnResource).logicalId) as string;
 }
 
 /** Every alarm of the template, with its dimensions as a plain object. */

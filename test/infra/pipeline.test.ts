@@ -1,4 +1,4 @@
-import { type App, type CfnResource, Stack } from 'aws-cdk-lib';
+import { type App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
@@ -12,14 +12,7 @@ import { type PipelineHandler, RetrainingPipeline } from '../../infra/constructs
 import { applyNagChecks } from '../../infra/nag';
 import { addPlatformStacks, type Platform } from '../../infra/platform';
 import type { PipelineStack } from '../../infra/stacks/pipeline-stack';
-import { acknowledgements, testApp, unacknowledgedFindings } from './support';
-
-interface Statement {
-  Effect: string;
-  Action: string | string[];
-  Resource: unknown;
-  Condition?: Record<string, Record<string, unknown>>;
-}
+import { acknowledgements, list, logicalId, only, propertiesOfAll, resourcesAllowed, type Statement, statements, testApp, unacknowledgedFindings } from './support';
 
 interface Catcher {
   ErrorEquals: string[];
@@ -60,10 +53,6 @@ function synthPlatform(pipeline: object = {}, config: object = {}): { platform: 
   return { platform, stack: platform.pipeline, template: Template.fromStack(platform.pipeline) };
 }
 
-function list(value: unknown): unknown[] {
-  return Array.isArray(value) ? value : [value];
-}
-
 /**
  * The state machine's definition as JSON. CloudFormation receives it as an Fn::Join of string
  * parts and references (function ARNs, the topic); each reference becomes its cdk-nag spelling,
@@ -102,41 +91,10 @@ function reachable(definition: Definition, from: string): Set<string> {
   return seen;
 }
 
-/** Every statement of every IAM policy in the template. */
-function statements(template: Template): Statement[] {
-  const policies = template.findResources('AWS::IAM::Policy') as Record<string, { Properties: { PolicyDocument: { Statement: Statement[] } } }>;
-  return Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement);
-}
-
 /** The statements of one policy construct. */
 function statementsOf(template: Template, policy: IConstruct): Statement[] {
   const resource = template.toJSON().Resources[logicalId(policy)] as { Properties: { PolicyDocument: { Statement: Statement[] } } };
   return resource.Properties.PolicyDocument.Statement;
-}
-
-/** The resources the template's IAM policies allow `action` on, as cdk-nag spells them, sorted. */
-function resourcesAllowed(template: Template, action: string): string[] {
-  return statements(template)
-    .filter((s) => s.Effect === 'Allow' && list(s.Action).includes(action))
-    .flatMap((s) => list(s.Resource).map(flattenCfnReference))
-    .sort();
-}
-
-function propertiesOfAll(template: Template, type: string): Array<Record<string, unknown>> {
-  return Object.values(template.findResources(type)).map((r) => (r as { Properties: Record<string, unknown> }).Properties);
-}
-
-/** The one resource of a type in the template. */
-function only(template: Template, type: string): Record<string, unknown> {
-  const all = propertiesOfAll(template, type);
-  expect(all, type).toHaveLength(1);
-  return all[0]!;
-}
-
-/** The logical id of a construct's CloudFormation resource. */
-function logicalId(construct: IConstruct): string {
-  const resource = (construct.node.defaultChild ?? construct) as CfnResource;
-  return Stack.of(construct).resolve(resource.logicalId) as string;
 }
 
 /** The properties of a construct's CloudFormation resource. */

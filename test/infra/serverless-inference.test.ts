@@ -10,14 +10,7 @@ import { ServerlessInference } from '../../infra/constructs/serverless-inference
 import { applyNagChecks } from '../../infra/nag';
 import { addPlatformStacks } from '../../infra/platform';
 import type { ServerlessInferenceStack } from '../../infra/stacks/serverless-inference-stack';
-import { acknowledgements, testApp, unacknowledgedFindings } from './support';
-
-interface Statement {
-  Effect: string;
-  Action: string | string[];
-  Resource: unknown;
-  Condition?: Record<string, Record<string, unknown>>;
-}
+import { acknowledgements, list, propertiesOfAll, type Statement, statements, testApp, unacknowledgedFindings } from './support';
 
 /** The platform's serverless inference stack for `stage: test` and one serverless model, with `serverless` settings. */
 function synthInference(serverless: object = {}, config: object = {}): { stack: ServerlessInferenceStack; template: Template } {
@@ -28,23 +21,9 @@ function synthInference(serverless: object = {}, config: object = {}): { stack: 
   return { stack, template: Template.fromStack(stack) };
 }
 
-/** Every statement of every IAM policy in the template. */
-function statements(template: Template): Statement[] {
-  const policies = template.findResources('AWS::IAM::Policy') as Record<string, { Properties: { PolicyDocument: { Statement: Statement[] } } }>;
-  return Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement);
-}
-
-function list(value: unknown): unknown[] {
-  return Array.isArray(value) ? value : [value];
-}
-
 /** The resources of a statement as cdk-nag spells them: imports by export name, `<Logical.Attr>` for GetAtt. */
 function resourcesOf(statement: Statement): string[] {
   return list(statement.Resource).map(flattenCfnReference);
-}
-
-function propertiesOfAll(template: Template, type: string): Array<Record<string, unknown>> {
-  return Object.values(template.findResources(type)).map((r) => (r as { Properties: Record<string, unknown> }).Properties);
 }
 
 describe('ServerlessInferenceStack', () => {

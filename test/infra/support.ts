@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, type AppProps, Validations } from 'aws-cdk-lib';
+import { App, type AppProps, type CfnResource, Stack, Validations } from 'aws-cdk-lib';
+import type { Template } from 'aws-cdk-lib/assertions';
+import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
+import { expect } from 'vitest';
 import type { IConstruct } from 'constructs';
 
 /** The context of cdk.json, so tests synthesize with the same feature flags as `cdk synth`. */
@@ -76,4 +79,50 @@ export function acknowledgements(scope: IConstruct): Acknowledgement[] {
         Object.entries(entry.data as Record<string, string>).map(([id, reason]) => ({ path: construct.node.path, id, reason })),
       ),
   );
+}
+
+/** One statement of an IAM policy document, as it stands in a synthesized template. */
+export interface Statement {
+  Sid?: string;
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Principal?: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+
+/** A value CloudFormation allows as one item or a list, as a list. */
+export function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [value];
+}
+
+/** Every statement of every IAM policy in the template. */
+export function statements(template: Template): Statement[] {
+  return propertiesOfAll(template, 'AWS::IAM::Policy').flatMap((p) => (p.PolicyDocument as { Statement: Statement[] }).Statement);
+}
+
+/** The resources the template's IAM policies allow `action` on, as cdk-nag spells them, sorted. */
+export function resourcesAllowed(template: Template, action: string): string[] {
+  return statements(template)
+    .filter((s) => s.Effect === 'Allow' && list(s.Action).includes(action))
+    .flatMap((s) => list(s.Resource).map(flattenCfnReference))
+    .sort();
+}
+
+/** The properties of every resource of a type in the template. */
+export function propertiesOfAll(template: Template, type: string): Array<Record<string, unknown>> {
+  return Object.values(template.findResources(type)).map((r) => (r as { Properties: Record<string, unknown> }).Properties);
+}
+
+/** The properties of the one resource of a type in the template. */
+export function only(template: Template, type: string): Record<string, unknown> {
+  const all = propertiesOfAll(template, type);
+  expect(all, type).toHaveLength(1);
+  return all[0]!;
+}
+
+/** The logical id of a construct's CloudFormation resource (its default child, or itself for an L1). */
+export function logicalId(construct: IConstruct): string {
+  const resource = (construct.node.defaultChild ?? construct) as CfnResource;
+  return Stack.of(construct).resolve(resource.logicalId) as string;
 }
