@@ -171,9 +171,8 @@ export class BatchFanOut extends Construct {
           memorySize: s.memorySize,
           timeout: s.timeout,
           architecture,
-          // One bundle for every step: the module loads onnxruntime-node, from the layer.
-          layers: [props.layer],
-          externalModules: ['onnxruntime-node'],
+          // One bundle for every step, and the module imports onnxruntime-node.
+          onnxRuntime: props.layer,
           logRetention,
           logRemovalPolicy,
           environment,

@@ -252,9 +252,7 @@ export class BatchScoring extends Construct {
       memorySize,
       timeout,
       architecture,
-      layers: [layer],
-      // A native addon: loaded from the layer at /opt/nodejs/node_modules, which is on NODE_PATH.
-      externalModules: ['onnxruntime-node'],
+      onnxRuntime: layer,
       logRetention,
       logRemovalPolicy,
       environment: {

@@ -35,21 +35,17 @@ export interface MlopsFunctionProps {
    */
   readonly timeout?: Duration;
   /**
-   * Processor architecture; native modules in `layers` must be built for it.
+   * Processor architecture; the ONNX Runtime layer must be built for it.
    * @default Architecture.ARM_64
    */
   readonly architecture?: Architecture;
   /**
-   * Layers, for example one carrying a native module listed in `externalModules`.
-   * @default - none
+   * The ONNX Runtime layer (OnnxRuntimeLayer), for functions that run models: onnxruntime-node
+   * is a native addon, so it is left out of the bundle and loaded from the layer at
+   * /opt/nodejs/node_modules, which is on NODE_PATH.
+   * @default - none: onnxruntime-node, if imported, is bundled (and fails to load)
    */
-  readonly layers?: ILayerVersion[];
-  /**
-   * Modules left out of the bundle, besides `@aws-sdk/*` which the runtime provides: each must
-   * then come from a layer.
-   * @default - none
-   */
-  readonly externalModules?: string[];
+  readonly onnxRuntime?: ILayerVersion;
   /**
    * How long the function's logs are kept.
    * @default RetentionDays.ONE_MONTH
@@ -81,7 +77,8 @@ export class MlopsFunction extends NodejsFunction {
     const architecture = props.architecture ?? Architecture.ARM_64;
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
     const logRemovalPolicy = props.logRemovalPolicy ?? RemovalPolicy.RETAIN;
-    const externalModules = ['@aws-sdk/*', ...(props.externalModules ?? [])];
+    // The runtime provides the AWS SDK v3.
+    const externalModules = ['@aws-sdk/*', ...(props.onnxRuntime ? ['onnxruntime-node'] : [])];
 
     const logGroup = new LogGroup(scope, `${id}LogGroup`, { retention: logRetention, removalPolicy: logRemovalPolicy });
     // An own role instead of the default one, whose AWS managed AWSLambdaBasicExecutionRole may
@@ -103,7 +100,7 @@ export class MlopsFunction extends NodejsFunction {
       tracing: Tracing.ACTIVE,
       logGroup,
       role,
-      layers: props.layers,
+      layers: props.onnxRuntime ? [props.onnxRuntime] : undefined,
       environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
       bundling: {
         format: OutputFormat.CJS,

@@ -384,9 +384,8 @@ export class RetrainingPipeline extends Construct {
           memorySize: settings.heavy ? trainMemorySize : memorySize,
           timeout: settings.timeout,
           architecture,
-          // One bundle for every step: the module loads onnxruntime-node, from the layer.
-          layers: [layer],
-          externalModules: ['onnxruntime-node'],
+          // One bundle for every step, and the module imports onnxruntime-node.
+          onnxRuntime: layer,
           logRetention,
           logRemovalPolicy,
           environment,
