@@ -4,7 +4,7 @@ import { type CsvReaderOptions, type CsvRecord, csvField, csvLine, parseCsvRecor
 import { scan, scanDecimal } from '../data/fast-number';
 import { classesOf, type Manifest } from '../model/manifest';
 import { type Chunk, ChunkPipeline } from './chunk-pipeline';
-import { InvalidFileError, type RejectedRow, ScoreCellWriter, type ScoreCounts, scoreColumns, type Scorer, type TextSink } from './scorer';
+import { InvalidFileError, type RejectedRow, RejectedRows, ScoreCellWriter, type ScoreCounts, scoreColumns, type Scorer, type TextSink } from './scorer';
 
 export { InvalidFileError, type RejectedRow, type ScoreCounts, type Scorer, type TextSink } from './scorer';
 
@@ -65,7 +65,7 @@ export async function scoreCsv(
   const decoder = new TextDecoder();
   const assembler = new RecordAssembler(options);
   const counts = { rowsIn: 0, scored: 0, rejected: 0 };
-  let errorText = '';
+  const rejected = new RejectedRows(sinks.errors, counts);
 
   let header: string[] | undefined;
   let roles: Role[] = [];
@@ -99,18 +99,11 @@ export async function scoreCsv(
     prefix.length = 0;
     await sinks.predictions.write(out.take());
     counts.scored += chunk.rows;
-    if (errorText) {
-      const text = errorText;
-      errorText = '';
-      await sinks.errors.write(text);
-    }
+    await rejected.flush();
     options.onProgress?.({ ...counts });
   }, newPrefixes);
 
-  const reject = (row: RejectedRow) => {
-    counts.rejected++;
-    errorText += `${JSON.stringify(row)}\n`;
-  };
+  const reject = (row: RejectedRow) => rejected.add(row);
 
   const readHeader = async (record: CsvRecord) => {
     if (!record.fields) throw new InvalidFileError(`line ${record.line}: the header row cannot be read: ${record.error}`);
@@ -313,12 +306,7 @@ export async function scoreCsv(
     if (bytes.length) first = false;
     start = await scoreLines(bytes, start);
     carry = bytes.slice(start);
-    // Errors are flushed as they accumulate so their memory stays bounded too.
-    if (errorText.length > 1 << 20) {
-      const text = errorText;
-      errorText = '';
-      await sinks.errors.write(text);
-    }
+    await rejected.flushIfLarge();
   }
   if (carry.length) {
     const end = carry[carry.length - 1] === CARRIAGE_RETURN ? carry.length - 1 : carry.length;
@@ -328,7 +316,7 @@ export async function scoreCsv(
   await drainAssembled();
   if (!header) throw new InvalidFileError('the file is empty; expected a header row naming the features');
   await pipeline.finish();
-  if (errorText) await sinks.errors.write(errorText);
+  await rejected.flush();
   return counts;
 }
 

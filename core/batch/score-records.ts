@@ -1,7 +1,7 @@
 import { coerceFeature } from '../data/coerce';
 import { classesOf } from '../model/manifest';
 import { ChunkPipeline } from './chunk-pipeline';
-import { fixed6, type RejectedRow, type ScoreCounts, type Scorer, type TextSink } from './scorer';
+import { fixed6, type RejectedRow, RejectedRows, type ScoreCounts, type Scorer, type TextSink } from './scorer';
 
 /** One input record of a JSONL or Parquet file: a parsed object, or why it could not be read. */
 export interface InputRecord {
@@ -36,7 +36,8 @@ export async function scoreRecords(
   const classes = classesOf(scorer.manifest);
   const classKeys = classes.map((c) => JSON.stringify(c));
   const counts = { rowsIn: 0, scored: 0, rejected: 0 };
-  let errorText = '';
+  const rejected = new RejectedRows(sinks.errors, counts);
+  const reject = (row: RejectedRow) => rejected.add(row);
 
   const pipeline = new ChunkPipeline(scorer, options.chunkRows ?? 1024, async (chunk, scores) => {
     let out = '';
@@ -57,18 +58,9 @@ export async function scoreRecords(
     }
     await sinks.predictions.write(out);
     counts.scored += chunk.rows;
-    if (errorText) {
-      const text = errorText;
-      errorText = '';
-      await sinks.errors.write(text);
-    }
+    await rejected.flush();
     options.onProgress?.({ ...counts });
   });
-
-  const reject = (row: RejectedRow) => {
-    counts.rejected++;
-    errorText += `${JSON.stringify(row)}\n`;
-  };
 
   for await (const records of source) {
     for (const record of records) {
@@ -97,9 +89,10 @@ export async function scoreRecords(
       const handedOver = pipeline.commit(record.line, [ids]);
       if (handedOver) await handedOver;
     }
+    await rejected.flushIfLarge();
   }
   await pipeline.finish();
-  if (errorText) await sinks.errors.write(errorText);
+  await rejected.flush();
   return counts;
 }
 

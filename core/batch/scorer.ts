@@ -33,6 +33,41 @@ export interface ScoreCounts {
   readonly rejected: number;
 }
 
+/** Buffered rejected rows are written out once they pass this size, even between chunks. */
+const REJECTED_FLUSH_CHARS = 1 << 20;
+
+/**
+ * Rejected rows on their way to the errors sink, one JSON line each, counted as they come. They
+ * are written with each chunk of predictions, and whenever they pile up past 1 MB, so memory
+ * stays bounded by that even for a file whose every row is rejected.
+ */
+export class RejectedRows {
+  private text = '';
+
+  constructor(
+    private readonly sink: TextSink,
+    private readonly counts: { rejected: number },
+  ) {}
+
+  add(row: RejectedRow): void {
+    this.counts.rejected++;
+    this.text += `${JSON.stringify(row)}\n`;
+  }
+
+  /** Writes what is buffered. */
+  async flush(): Promise<void> {
+    if (!this.text) return;
+    const text = this.text;
+    this.text = '';
+    await this.sink.write(text);
+  }
+
+  /** Writes what is buffered once it passes 1 MB. */
+  async flushIfLarge(): Promise<void> {
+    if (this.text.length > REJECTED_FLUSH_CHARS) await this.flush();
+  }
+}
+
 /** Raised when a whole file cannot be scored (no header, missing feature columns); no row is scored then. */
 export class InvalidFileError extends Error {
   constructor(message: string) {
