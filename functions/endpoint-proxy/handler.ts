@@ -2,7 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { fromApiGatewayEvent, toApiGatewayResult } from '../shared/api-gateway';
-import { logger, metrics, tracer } from '../shared/powertools';
+import { logger, metrics, publishMetric, tracer } from '../shared/powertools';
 import { createEndpointProxyApp } from './app';
 import { endpointProxyEnv } from './env';
 import { handleProxyRequest } from './proxy';
@@ -18,17 +18,11 @@ const app = createEndpointProxyApp(env, { s3, sagemaker }, {
     logger.error('endpoint call failed', { code: error.code, status: error.status, detail: error.detail, path: request.path, requestId: request.requestId }),
   onRetry: ({ model, attempt, failure, delayMs }) => {
     logger.warn('retrying the endpoint', { model, attempt, failure, delayMs });
-    const retry = metrics.singleMetric();
-    retry.addDimensions({ model, failure });
-    retry.addMetric('EndpointRetries', MetricUnit.Count, 1);
+    publishMetric('EndpointRetries', MetricUnit.Count, 1, { model, failure });
   },
   onPrediction: ({ model, version, rows, latencyMs }) => {
-    const rowsMetric = metrics.singleMetric();
-    rowsMetric.addDimensions({ model, version });
-    rowsMetric.addMetric('PredictionRows', MetricUnit.Count, rows);
-    const latencyMetric = metrics.singleMetric();
-    latencyMetric.addDimensions({ model, version });
-    latencyMetric.addMetric('EndpointLatency', MetricUnit.Milliseconds, latencyMs);
+    publishMetric('PredictionRows', MetricUnit.Count, rows, { model, version });
+    publishMetric('EndpointLatency', MetricUnit.Milliseconds, latencyMs, { model, version });
   },
 });
 

@@ -3,7 +3,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { handleApiRequest } from '../../core/protocol/router';
 import { fromApiGatewayEvent, toApiGatewayResult } from '../shared/api-gateway';
-import { logger, metrics, tracer } from '../shared/powertools';
+import { logger, metrics, publishMetric, tracer } from '../shared/powertools';
 import { createInferenceApp } from './app';
 import { inferenceEnv } from './env';
 
@@ -14,20 +14,11 @@ const app = createInferenceApp(env, s3, {
   onError: (error, request) => logger.error('request failed', { error: error as Error, path: request.path, requestId: request.requestId }),
   onCaptureError: (error) => logger.warn('capture write failed', { error: error as Error }),
   onPrediction: ({ model, version, rows, latencyMs }) => {
-    // A single metric is published on its first addMetric, so each value gets its own.
-    const rowsMetric = metrics.singleMetric();
-    rowsMetric.addDimensions({ model, version });
-    rowsMetric.addMetric('PredictionRows', MetricUnit.Count, rows);
-    const latencyMetric = metrics.singleMetric();
-    latencyMetric.addDimensions({ model, version });
-    latencyMetric.addMetric('ModelLatency', MetricUnit.Milliseconds, latencyMs);
+    publishMetric('PredictionRows', MetricUnit.Count, rows, { model, version });
+    publishMetric('ModelLatency', MetricUnit.Milliseconds, latencyMs, { model, version });
   },
   // Per version like the two above: the pipeline's canary check compares a canary's errors with the serving version's.
-  onVersionError: ({ model, version }) => {
-    const errorsMetric = metrics.singleMetric();
-    errorsMetric.addDimensions({ model, version });
-    errorsMetric.addMetric('ModelErrors', MetricUnit.Count, 1);
-  },
+  onVersionError: ({ model, version }) => publishMetric('ModelErrors', MetricUnit.Count, 1, { model, version }),
 });
 // Model loading starts during the init phase; the first request waits for it. (Bundled as
 // CommonJS so onnxruntime-node resolves from the layer; hence a promise, not top-level await.)

@@ -2,7 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import { EndpointError } from '../../core/protocol/triton';
 import { createSageMakerRuntimeClient } from '../endpoint-proxy/sagemaker';
-import { logger, metrics, tracer } from '../shared/powertools';
+import { logger, metrics, publishMetric, tracer } from '../shared/powertools';
 import { createLlmStreamApp } from './app';
 import { llmStreamEnv } from './env';
 import { streamGeneration } from './generate';
@@ -15,9 +15,7 @@ const sagemaker = tracer.captureAWSv3Client(createSageMakerRuntimeClient());
 const app = createLlmStreamApp(env, sagemaker, {
   onRetry: ({ model, attempt, failure, delayMs }) => {
     logger.warn('retrying the endpoint before the first token', { model, attempt, failure, delayMs });
-    const retry = metrics.singleMetric();
-    retry.addDimensions({ model, failure });
-    retry.addMetric('EndpointRetries', MetricUnit.Count, 1);
+    publishMetric('EndpointRetries', MetricUnit.Count, 1, { model, failure });
   },
   onError: (error, request) =>
     error instanceof EndpointError
