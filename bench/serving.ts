@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     const client = async () => {
       while (performance.now() < end) {
         const response = await handleApiRequest(request(bodies[1], n++), { engine });
-        if (response.status !== 200) throw new Error(response.body);
+        if (response.status !== 200) throw new Error(String(response.body));
         done++;
       }
     };

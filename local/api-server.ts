@@ -58,8 +58,8 @@ async function serve(req: IncomingMessage, res: ServerResponse, deps: ApiDepende
   res.end(response.body);
 }
 
-/** Reads the body, refusing (413) as soon as it exceeds the limit rather than buffering it all. */
-function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
+/** Reads the body's bytes (binary tensors must stay unmangled), refusing (413) as soon as it exceeds the limit rather than buffering it all. */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -75,7 +75,7 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
       chunks.push(chunk);
     });
     req.on('end', () => {
-      if (!refused) resolve(Buffer.concat(chunks).toString('utf8'));
+      if (!refused) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
     });
     req.on('error', reject);
   });

@@ -25,13 +25,15 @@ export function coerceFeature(feature: Feature, raw: unknown): number | string {
     const level = typeof raw === 'string' ? raw : typeof raw === 'number' || typeof raw === 'boolean' ? String(raw) : undefined;
     if (level === undefined) return `must be one of the levels ${listLevels(feature.levels)}, got ${describe(raw)}`;
     const index = feature.levels.indexOf(level);
-    return index >= 0 ? index : `has unknown level ${JSON.stringify(level)}; expected one of ${listLevels(feature.levels)}`;
+    return index >= 0 ? index : `has unknown level ${describe(level)}; expected one of ${listLevels(feature.levels)}`;
   }
   let value: number;
   if (typeof raw === 'number') value = raw;
   else if (typeof raw === 'string' && DECIMAL.test(raw.trim())) value = Number(raw.trim());
   else return `must be a number, got ${describe(raw)}`;
   if (!Number.isFinite(value)) return `must be a finite number, got ${describe(raw)}`;
+  // The model takes float32: a double beyond ±3.4e38 would reach it as ±Infinity.
+  if (!Number.isFinite(Math.fround(value))) return `must be finite as a 32-bit float (|x| ≤ 3.4028235e38), got ${describe(raw)}`;
   if (feature.min !== undefined && value < feature.min) return `must be ≥ ${feature.min}, got ${value}`;
   if (feature.max !== undefined && value > feature.max) return `must be ≤ ${feature.max}, got ${value}`;
   return value;
@@ -57,13 +59,20 @@ export function encodeRow(
 }
 
 function listLevels(levels: readonly string[]): string {
-  const shown = levels.slice(0, 10).map((l) => JSON.stringify(l)).join(', ');
+  const shown = levels.slice(0, 10).map((l) => JSON.stringify(clip(l))).join(', ');
   return levels.length > 10 ? `${shown}, … (${levels.length} levels)` : shown;
 }
 
+/** Longest piece of a client's value echoed back in an error: a megabyte value must not make a megabyte error. */
+export const MAX_ECHO_CHARS = 200;
+
+function clip(text: string): string {
+  return text.length > MAX_ECHO_CHARS ? `${text.slice(0, MAX_ECHO_CHARS)}… (${text.length} characters)` : text;
+}
+
 function describe(raw: unknown): string {
-  if (typeof raw === 'string') return JSON.stringify(raw.length > 40 ? `${raw.slice(0, 40)}…` : raw);
+  if (typeof raw === 'string') return JSON.stringify(clip(raw));
   if (Array.isArray(raw)) return 'an array';
   if (raw === null) return 'null';
-  return typeof raw === 'object' ? 'an object' : `${typeof raw} ${String(raw)}`;
+  return typeof raw === 'object' ? 'an object' : `${typeof raw} ${clip(String(raw))}`;
 }

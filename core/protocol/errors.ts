@@ -34,7 +34,7 @@ export class ProtocolError extends Error {
  * The error body. `error` is a string, as the Open Inference Protocol specifies; `code`,
  * `field` and `instance` are extensions that clients can branch on.
  */
-export function errorResponse(error: ProtocolError, requestId?: string): HttpResponse {
+export function errorResponse(error: ProtocolError, requestId?: string): HttpResponse<string> {
   return json(error.status, {
     error: error.message,
     code: error.code,

@@ -5,18 +5,20 @@ export interface HttpRequest {
   readonly path: string;
   /** Header names in lowercase. */
   readonly headers: Readonly<Record<string, string | undefined>>;
-  readonly body: string;
+  /** The bytes as received (binary tensors need them unmangled), or text when the transport gave text. */
+  readonly body: string | Uint8Array;
   /** An id for logs and capture (API Gateway's request id, or one made locally). */
   readonly requestId: string;
 }
 
-export interface HttpResponse {
+/** A response; its body is text (JSON), or bytes (a binary tensor response). */
+export interface HttpResponse<Body extends string | Uint8Array = string | Uint8Array> {
   readonly status: number;
   readonly headers: Record<string, string>;
-  readonly body: string;
+  readonly body: Body;
 }
 
 /** A JSON response. */
-export function json(status: number, value: unknown, headers: Record<string, string> = {}): HttpResponse {
+export function json(status: number, value: unknown, headers: Record<string, string> = {}): HttpResponse<string> {
   return { status, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(value) };
 }

@@ -1,36 +1,58 @@
 import { z } from 'zod';
 import { coerceFeature } from '../data/coerce';
-import { classesOf, type Manifest } from '../model/manifest';
+import { classesOf, type Feature, type Manifest } from '../model/manifest';
 import type { Matrix } from '../model/onnx-session';
-import type { BatchScores } from '../model/predictor';
+import { argmaxRow, type BatchScores } from '../model/predictor';
+import { decodeBytesTensor, encodeBytesTensor, frameBody, INFERENCE_HEADER, sliceBinaryInputs, typedView } from './binary-tensors';
 import { ProtocolError } from './errors';
+import { json, type HttpResponse } from './http';
 import { truncate } from './instances';
 import type { ProtocolLimits } from './limits';
 
 /**
- * Open Inference Protocol v2 (KServe / Triton) REST bodies.
+ * Open Inference Protocol v2 (KServe / Triton) REST bodies, with the binary tensor data extension.
  * https://kserve.github.io/website/latest/modelserving/data_plane/v2_protocol/
  */
 
-const NUMERIC_TYPES = ['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64'] as const;
+const DATATYPES = ['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES'] as const;
+type Datatype = (typeof DATATYPES)[number];
+
+/** The model's input tensor is FP32 (core/model/predictor.ts checks the ONNX signature), so the whole-matrix input must be too. */
+const MODEL_INPUT_DATATYPE = 'FP32';
+/**
+ * Datatypes a per-feature tensor of a numeric feature may have: the float and integer types
+ * numpy and JSON clients produce by default, all exact or rounded once into the model's float32.
+ */
+const NUMERIC_FEATURE_DATATYPES: ReadonlySet<Datatype> = new Set(['FP32', 'FP64', 'INT32', 'INT64']);
+
+const Parameters = z.record(z.string(), z.unknown());
 
 const TensorSchema = z.object({
   name: z.string().min(1).max(256),
   shape: z.array(z.number().int().nonnegative()).min(1).max(2),
-  datatype: z.enum([...NUMERIC_TYPES, 'BYTES']),
-  data: z.array(z.unknown()),
-  parameters: z.record(z.string(), z.unknown()).optional(),
+  datatype: z.enum(DATATYPES),
+  /** Absent when the tensor's bytes follow the JSON (parameters.binary_data_size). */
+  data: z.array(z.unknown()).optional(),
+  parameters: Parameters.optional(),
 });
 
 export const InferRequestSchema = z.object({
   id: z.string().max(256).optional(),
-  parameters: z.record(z.string(), z.unknown()).optional(),
+  parameters: Parameters.optional(),
   inputs: z.array(TensorSchema).min(1).max(1024),
-  outputs: z.array(z.object({ name: z.string().min(1).max(256), parameters: z.record(z.string(), z.unknown()).optional() })).optional(),
+  outputs: z.array(z.object({ name: z.string().min(1).max(256), parameters: Parameters.optional() })).optional(),
 });
 
 export type InferRequest = z.infer<typeof InferRequestSchema>;
 type Tensor = z.infer<typeof TensorSchema>;
+
+/** An input with its elements: parsed JSON (flattened) or a typed view of its binary bytes. */
+interface InputValues {
+  readonly tensor: Tensor;
+  readonly index: number;
+  readonly values: ArrayLike<unknown>;
+  readonly binary: boolean;
+}
 
 /** Output tensor names this server returns. */
 export const OipOutputs = { probabilities: 'probabilities', label: 'label', prediction: 'prediction' } as const;
@@ -45,95 +67,155 @@ export function parseInferRequest(body: unknown): InferRequest {
 }
 
 /**
- * Decodes the inputs into the model's feature matrix. Two forms are accepted: one tensor
- * named like the model input, shape [N, features] (categorical features as level indices),
- * or one tensor per feature, shape [N] or [N, 1] (categorical features as BYTES strings).
+ * Decodes the inputs into the model's feature matrix. Two forms are accepted: one FP32 tensor
+ * named like the model input, shape [N, features] (categorical features as level indices), or
+ * one tensor per feature, shape [N] or [N, 1] (categorical features as BYTES strings). Either
+ * form may carry its elements as JSON `data` or as binary bytes after the JSON (`binary`).
  */
-export function decodeInferInputs(request: InferRequest, manifest: Manifest, limits: ProtocolLimits): Matrix {
+export function decodeInferInputs(request: InferRequest, binary: Uint8Array, manifest: Manifest, limits: ProtocolLimits): Matrix {
+  const inputs = resolveValues(request, binary);
   const features = manifest.input.features;
   const names = features.map((f) => f.name);
-  const inputs = request.inputs;
-  const whole = inputs.length === 1 && inputs[0]!.name === manifest.input.tensor;
-  if (whole) return decodeWholeTensor(inputs[0]!, manifest, limits);
+  if (inputs.length === 1 && inputs[0]!.tensor.name === manifest.input.tensor) return decodeWholeTensor(inputs[0]!, manifest, limits);
 
-  const byName = new Map<string, { tensor: Tensor; index: number }>();
-  inputs.forEach((tensor, index) => {
+  const byName = new Map<string, InputValues>();
+  for (const input of inputs) {
+    const { tensor, index } = input;
     if (!names.includes(tensor.name)) {
       throw new ProtocolError(400, 'invalid_feature', `inputs[${index}].name: unknown input "${truncate(tensor.name)}"; send one tensor "${manifest.input.tensor}" [N, ${features.length}] or one tensor per feature: ${names.join(', ')}`, { field: `inputs[${index}].name` });
     }
     if (byName.has(tensor.name)) throw new ProtocolError(400, 'invalid_request', `inputs[${index}].name: input "${tensor.name}" is given twice`, { field: `inputs[${index}].name` });
-    byName.set(tensor.name, { tensor, index });
-  });
-  let rows: number | undefined;
-  for (const [, { tensor, index }] of byName) {
-    const [n, width = 1] = tensor.shape;
+    const [, width = 1] = tensor.shape;
     if (width !== 1) throw new ProtocolError(400, 'invalid_request', `inputs[${index}].shape: a per-feature tensor has shape [N] or [N, 1], got [${tensor.shape.join(', ')}]`, { field: `inputs[${index}].shape` });
-    if (rows !== undefined && n !== rows) throw new ProtocolError(400, 'invalid_request', `inputs[${index}].shape: every input must have the same batch size; got ${n} and ${rows}`, { field: `inputs[${index}].shape` });
-    rows = n;
-  }
-  const batch = checkBatch(rows ?? 0, limits, 'inputs[0].shape');
-  const data = new Float32Array(batch * features.length);
-  features.forEach((feature, j) => {
-    const entry = byName.get(feature.name);
-    if (!entry) {
-      if (feature.nullable) {
-        for (let r = 0; r < batch; r++) data[r * features.length + j] = Number.NaN;
-        return;
-      }
-      throw new ProtocolError(400, 'invalid_feature', `inputs: feature "${feature.name}" is required but no input has that name`, { field: feature.name });
+    const previous = byName.values().next().value;
+    if (previous && previous.tensor.shape[0] !== tensor.shape[0]) {
+      throw new ProtocolError(400, 'invalid_request', `inputs[${index}].shape: every input must have the same batch size; got ${tensor.shape[0]} and ${previous.tensor.shape[0]}`, { field: `inputs[${index}].shape` });
     }
-    const { tensor, index } = entry;
-    const values = flatten(tensor, index);
+    byName.set(tensor.name, input);
+  }
+  const batch = checkBatch(byName.values().next().value?.tensor.shape[0] ?? 0, limits, 'inputs[0].shape');
+  const width = features.length;
+  const data = new Float32Array(batch * width);
+  features.forEach((feature, j) => {
+    const input = byName.get(feature.name);
+    if (!input) {
+      if (!feature.nullable) throw new ProtocolError(400, 'invalid_feature', `inputs: feature "${feature.name}" is required but no input has that name`, { field: feature.name });
+      for (let r = 0; r < batch; r++) data[r * width + j] = Number.NaN;
+      return;
+    }
+    const { tensor, index, values } = input;
+    checkFeatureDatatype(feature, tensor, index);
     if (values.length !== batch) {
       throw new ProtocolError(400, 'invalid_request', `inputs[${index}].data: shape [${tensor.shape.join(', ')}] needs ${batch} values, got ${values.length}`, { field: `inputs[${index}].data` });
     }
-    const expected = feature.type === 'categorical' ? 'BYTES' : 'numeric';
-    if ((tensor.datatype === 'BYTES') !== (expected === 'BYTES')) {
-      throw new ProtocolError(400, 'invalid_feature', `inputs[${index}].datatype: feature "${feature.name}" is ${feature.type}; send it as ${feature.type === 'categorical' ? 'BYTES' : 'FP32 (or another numeric type)'}, not ${tensor.datatype}`, { field: feature.name });
-    }
-    values.forEach((raw, r) => {
-      const value = coerceFeature(feature, raw);
+    for (let r = 0; r < batch; r++) {
+      const value = coerceFeature(feature, elementValue(tensor, values[r], input.binary, `inputs[${index}].data[${r}]`));
       if (typeof value === 'string') {
         throw new ProtocolError(400, 'invalid_feature', `inputs[${index}].data[${r}]: feature "${feature.name}" ${value}`, { field: feature.name, instance: r });
       }
-      data[r * features.length + j] = value;
-    });
+      data[r * width + j] = value;
+    }
   });
-  return { data, rows: batch, cols: features.length };
+  return { data, rows: batch, cols: width };
 }
 
-function decodeWholeTensor(tensor: Tensor, manifest: Manifest, limits: ProtocolLimits): Matrix {
+function decodeWholeTensor(input: InputValues, manifest: Manifest, limits: ProtocolLimits): Matrix {
+  const { tensor, values } = input;
   const features = manifest.input.features;
   const [n, width] = tensor.shape as [number, number | undefined];
   if (width !== features.length) {
     throw new ProtocolError(400, 'invalid_request', `inputs[0].shape: "${tensor.name}" has shape [N, ${features.length}], got [${tensor.shape.join(', ')}]`, { field: 'inputs[0].shape' });
   }
-  if (tensor.datatype === 'BYTES') {
-    throw new ProtocolError(400, 'invalid_request', `inputs[0].datatype: "${tensor.name}" is numeric (FP32); send categorical features as level indices, or use one BYTES tensor per categorical feature`, { field: 'inputs[0].datatype' });
+  if (tensor.datatype !== MODEL_INPUT_DATATYPE) {
+    const hint = tensor.datatype === 'BYTES' ? '; send categorical features as level indices, or use one BYTES tensor per categorical feature' : '';
+    throw new ProtocolError(400, 'invalid_request', `inputs[0].datatype: "${tensor.name}" is ${MODEL_INPUT_DATATYPE}, got ${tensor.datatype}${hint}`, { field: 'inputs[0].datatype' });
   }
   const rows = checkBatch(n, limits, 'inputs[0].shape');
-  const values = flatten(tensor, 0);
   if (values.length !== rows * width) {
     throw new ProtocolError(400, 'invalid_request', `inputs[0].data: shape [${tensor.shape.join(', ')}] needs ${rows * width} values, got ${values.length}`, { field: 'inputs[0].data' });
   }
-  const data = new Float32Array(values.length);
-  values.forEach((raw, k) => {
-    const r = Math.floor(k / width);
-    const feature = features[k % width]!;
-    let value: number | string;
-    if (feature.type === 'categorical') {
-      value = typeof raw === 'number' && Number.isInteger(raw) && raw >= 0 && raw < feature.levels.length
-        ? raw
-        : `must be a level index from 0 to ${feature.levels.length - 1} (${feature.levels.slice(0, 5).join(', ')}${feature.levels.length > 5 ? ', …' : ''}), got ${JSON.stringify(raw)}`;
-    } else {
-      value = typeof raw === 'number' || raw === null ? coerceFeature(feature, raw) : `must be a number, got ${JSON.stringify(typeof raw === 'string' ? truncate(raw) : typeof raw)}`;
-    }
+  // Binary FP32 elements are the matrix already; they are checked in place, not converted.
+  const data = values instanceof Float32Array ? values : new Float32Array(values.length);
+  const kinds = features.map(featureCheck);
+  for (let k = 0; k < values.length; k++) {
+    const j = k % width;
+    const raw = values[k];
+    const value = kinds[j]!(raw);
     if (typeof value === 'string') {
-      throw new ProtocolError(400, 'invalid_feature', `inputs[0].data[${k}] (row ${r}): feature "${feature.name}" ${value}`, { field: feature.name, instance: r });
+      const feature = features[j]!;
+      throw new ProtocolError(400, 'invalid_feature', `inputs[0].data[${k}] (row ${Math.floor(k / width)}): feature "${feature.name}" ${value}`, { field: feature.name, instance: Math.floor(k / width) });
     }
     data[k] = value;
-  });
+  }
   return { data, rows, cols: width };
+}
+
+/** How one element of the whole-matrix tensor is checked: a number (NaN for missing), or a categorical level's index. */
+function featureCheck(feature: Feature): (raw: unknown) => number | string {
+  if (feature.type === 'categorical') {
+    const levels = feature.levels.length;
+    return (raw) =>
+      typeof raw === 'number' && Number.isInteger(raw) && raw >= 0 && raw < levels
+        ? raw
+        : raw === null || (typeof raw === 'number' && Number.isNaN(raw))
+          ? coerceFeature(feature, null)
+          : `must be a level index from 0 to ${levels - 1} (${feature.levels.slice(0, 5).join(', ')}${levels > 5 ? ', …' : ''}), got ${typeof raw === 'string' ? JSON.stringify(truncate(raw)) : typeof raw === 'number' ? raw : typeof raw}`;
+  }
+  return (raw) => {
+    if (typeof raw === 'number') {
+      // NaN only reaches here from binary FP32 (JSON has no NaN): the binary form of a missing value.
+      if (Number.isNaN(raw)) return coerceFeature(feature, null);
+      return coerceFeature(feature, raw);
+    }
+    return raw === null ? coerceFeature(feature, null) : `must be a number, got ${typeof raw === 'string' ? JSON.stringify(truncate(raw)) : typeof raw}`;
+  };
+}
+
+function checkFeatureDatatype(feature: Feature, tensor: Tensor, index: number): void {
+  const categorical = feature.type === 'categorical';
+  const fits = categorical ? tensor.datatype === 'BYTES' : NUMERIC_FEATURE_DATATYPES.has(tensor.datatype);
+  if (!fits) {
+    const wanted = categorical ? 'BYTES' : [...NUMERIC_FEATURE_DATATYPES].join(', ');
+    throw new ProtocolError(400, 'invalid_feature', `inputs[${index}].datatype: feature "${feature.name}" is ${feature.type}; send it as ${wanted}, not ${tensor.datatype}`, { field: feature.name });
+  }
+}
+
+/**
+ * One element of a per-feature tensor as the value coerceFeature takes, checked against the
+ * declared datatype (an INT64 tensor holds integers, a float tensor numbers; null is missing).
+ */
+function elementValue(tensor: Tensor, raw: unknown, binary: boolean, field: string): unknown {
+  if (binary) {
+    if (typeof raw !== 'bigint') return typeof raw === 'number' && Number.isNaN(raw) ? null : raw;
+    if (Number.isSafeInteger(Number(raw))) return Number(raw);
+  } else if (raw === null || tensor.datatype === 'BYTES' || (typeof raw === 'number' && (!tensor.datatype.startsWith('INT') || Number.isInteger(raw)))) {
+    return raw;
+  }
+  const got = typeof raw === 'string' ? JSON.stringify(truncate(raw)) : typeof raw === 'number' || typeof raw === 'bigint' ? String(raw) : typeof raw;
+  throw new ProtocolError(400, 'invalid_request', `${field}: "${tensor.name}" is ${tensor.datatype}; got ${got}`, { field });
+}
+
+/** Each input's elements: its JSON data flattened, or its slice of the binary part decoded by datatype. */
+function resolveValues(request: InferRequest, binary: Uint8Array): InputValues[] {
+  const slices = sliceBinaryInputs(
+    request.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, parameters: t.parameters, hasData: t.data !== undefined })),
+    binary,
+  );
+  return request.inputs.map((tensor, index) => {
+    const bytes = slices[index];
+    if (bytes) {
+      const field = `inputs[${index}]`;
+      const values = tensor.datatype === 'BYTES' ? decodeBytesTensor(bytes, field) : typedView(tensor.datatype, bytes);
+      if (tensor.datatype === 'BYTES' && values.length !== tensor.shape.reduce((a, b) => a * b, 1)) {
+        throw new ProtocolError(400, 'invalid_request', `${field}.parameters.binary_data_size: "${tensor.name}" of shape [${tensor.shape.join(', ')}] holds ${values.length} BYTES elements`, { field: `${field}.parameters.binary_data_size` });
+      }
+      return { tensor, index, values, binary: true };
+    }
+    if (!tensor.data) {
+      throw new ProtocolError(400, 'invalid_request', `inputs[${index}]: "${tensor.name}" has neither data nor parameters.binary_data_size`, { field: `inputs[${index}].data` });
+    }
+    return { tensor, index, values: flatten(tensor, index), binary: false };
+  });
 }
 
 function checkBatch(rows: number, limits: ProtocolLimits, field: string): number {
@@ -144,8 +226,10 @@ function checkBatch(rows: number, limits: ProtocolLimits, field: string): number
 
 /** OIP data is flat row-major; clients often send nested rows, which are flattened here (two levels at most). */
 function flatten(tensor: Tensor, index: number): unknown[] {
+  const data = tensor.data!;
+  if (!data.some(Array.isArray)) return data;
   const flat: unknown[] = [];
-  for (const item of tensor.data) {
+  for (const item of data) {
     if (!Array.isArray(item)) {
       flat.push(item);
       continue;
@@ -160,28 +244,39 @@ function flatten(tensor: Tensor, index: number): unknown[] {
   return flat;
 }
 
-/** The OIP response: probabilities [N, classes] and label [N] (BYTES), or prediction [N] for regression. */
-export function encodeInferResponse(manifest: Manifest, scores: BatchScores, request: InferRequest): unknown {
+/**
+ * The OIP response: probabilities [N, classes] and label [N] (BYTES), or prediction [N] for
+ * regression. Outputs asked for as binary (`binary_data` per output, or `binary_data_output`
+ * for all) follow the JSON as raw bytes, the scores' own buffer for FP32.
+ */
+export function encodeInferResponse(manifest: Manifest, scores: BatchScores, request: InferRequest): HttpResponse {
   const classes = classesOf(manifest);
-  const available = classes.length ? [OipOutputs.probabilities, OipOutputs.label] : [OipOutputs.prediction];
-  const wanted = request.outputs?.map((o) => o.name) ?? available;
-  wanted.forEach((name, i) => {
-    if (!(available as string[]).includes(name)) {
+  const available: string[] = classes.length ? [OipOutputs.probabilities, OipOutputs.label] : [OipOutputs.prediction];
+  const requested = request.outputs ?? available.map((name) => ({ name, parameters: undefined }));
+  const allBinary = request.parameters?.binary_data_output === true;
+  const parts: Uint8Array[] = [];
+  const outputs = requested.map(({ name, parameters }, i) => {
+    if (!available.includes(name)) {
       throw new ProtocolError(400, 'invalid_request', `outputs[${i}].name: unknown output "${truncate(name)}"; this model has ${available.join(', ')}`, { field: `outputs[${i}].name` });
     }
+    const binary = typeof parameters?.binary_data === 'boolean' ? parameters.binary_data : allBinary;
+    const isLabel = name === OipOutputs.label;
+    const tensor = {
+      name,
+      shape: name === OipOutputs.probabilities ? [scores.rows, scores.width] : [scores.rows],
+      datatype: isLabel ? 'BYTES' : 'FP32',
+    };
+    const labels = isLabel ? Array.from({ length: scores.rows }, (_, r) => classes[argmaxRow(scores, r)]!) : undefined;
+    const extra = isLabel ? { classes } : {};
+    if (!binary) return { ...tensor, data: labels ?? Array.from(scores.values), parameters: isLabel ? extra : undefined };
+    const bytes = labels ? encodeBytesTensor(labels) : new Uint8Array(scores.values.buffer, scores.values.byteOffset, scores.values.byteLength);
+    parts.push(bytes);
+    return { ...tensor, parameters: { ...extra, binary_data_size: bytes.byteLength } };
   });
-  const outputs = wanted.map((name) => {
-    if (name === OipOutputs.prediction) return { name, shape: [scores.rows], datatype: 'FP32', data: Array.from(scores.values) };
-    if (name === OipOutputs.probabilities) return { name, shape: [scores.rows, scores.width], datatype: 'FP32', data: Array.from(scores.values) };
-    const labels = [];
-    for (let r = 0; r < scores.rows; r++) {
-      let best = 0;
-      for (let k = 1; k < scores.width; k++) if (scores.values[r * scores.width + k]! > scores.values[r * scores.width + best]!) best = k;
-      labels.push(classes[best]);
-    }
-    return { name, shape: [scores.rows], datatype: 'BYTES', data: labels, parameters: { classes } };
-  });
-  return { model_name: manifest.name, model_version: manifest.version, ...(request.id !== undefined ? { id: request.id } : {}), outputs };
+  const header = { model_name: manifest.name, model_version: manifest.version, ...(request.id !== undefined ? { id: request.id } : {}), outputs };
+  if (!parts.length) return json(200, header);
+  const { body, headerLength } = frameBody(header, parts);
+  return { status: 200, headers: { 'content-type': 'application/octet-stream', [INFERENCE_HEADER]: String(headerLength) }, body };
 }
 
 /** Model metadata (GET /v2/models/{name}), with the feature schema as an extension. */
@@ -191,7 +286,7 @@ export function modelMetadata(manifest: Manifest, versions: readonly string[]): 
     name: manifest.name,
     versions,
     platform: 'onnxruntime_onnx',
-    inputs: [{ name: manifest.input.tensor, datatype: 'FP32', shape: [-1, manifest.input.features.length] }],
+    inputs: [{ name: manifest.input.tensor, datatype: MODEL_INPUT_DATATYPE, shape: [-1, manifest.input.features.length] }],
     outputs: classes.length
       ? [
           { name: OipOutputs.probabilities, datatype: 'FP32', shape: [-1, classes.length] },

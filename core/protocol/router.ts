@@ -6,7 +6,7 @@ import { ModelNotFoundError } from '../model/registry';
 import { errorResponse, ProtocolError } from './errors';
 import { json, type HttpRequest, type HttpResponse } from './http';
 import { decodeInstances, encodePredictions, truncate } from './instances';
-import { readJson } from './body';
+import { readBody, readJson } from './body';
 import { DEFAULT_LIMITS, type ProtocolLimits } from './limits';
 import { decodeInferInputs, encodeInferResponse, modelMetadata, parseInferRequest } from './oip';
 
@@ -56,7 +56,7 @@ const VERSION = '([0-9A-Za-z.+-]{1,64})';
 const ROUTES: ReadonlyArray<{ pattern: RegExp; method: string; handler: Handler }> = [
   { method: 'GET', pattern: /^\/v2\/health\/live$/, handler: async () => json(200, { live: true }) },
   { method: 'GET', pattern: /^\/v2\/health\/ready$/, handler: (_, deps) => ready(deps) },
-  { method: 'GET', pattern: /^\/v2$/, handler: async (_, deps) => json(200, { name: deps.serverName ?? 'serverless-mlops', version: '1', extensions: ['model_repository_index'] }) },
+  { method: 'GET', pattern: /^\/v2$/, handler: async (_, deps) => json(200, { name: deps.serverName ?? 'serverless-mlops', version: '1', extensions: ['binary_tensor_data', 'model_repository_index'] }) },
   { method: 'GET', pattern: new RegExp(`^/v2/models/${NAME}(?:/versions/${VERSION})?$`), handler: metadata },
   { method: 'GET', pattern: new RegExp(`^/v2/models/${NAME}(?:/versions/${VERSION})?/ready$`), handler: modelReady },
   { method: 'POST', pattern: new RegExp(`^/v2/models/${NAME}(?:/versions/${VERSION})?/infer$`), handler: infer },
@@ -79,7 +79,9 @@ export async function handleApiRequest(request: HttpRequest, deps: ApiDependenci
       const match = route.pattern.exec(path);
       if (!match) continue;
       if (route.method === request.method) return await route.handler(request, deps, match.slice(1));
-      (allowed ??= []).push(route.method);
+      // HEAD is GET without the body (RFC 9110), which load balancers and probes use.
+      if (request.method === 'HEAD' && route.method === 'GET') return { ...(await route.handler(request, deps, match.slice(1))), body: '' };
+      (allowed ??= []).push(...(route.method === 'GET' ? ['GET', 'HEAD'] : [route.method]));
     }
     if (!allowed) throw new ProtocolError(404, 'route_not_found', `no route for ${truncate(path, 200)}; see GET /v2 and the README for the API`);
     const allow = allowed.join(', ');
@@ -114,12 +116,12 @@ async function modelReady(_: HttpRequest, deps: ApiDependencies, [name, version]
 
 async function infer(request: HttpRequest, deps: ApiDependencies, [name, version]: (string | undefined)[]): Promise<HttpResponse> {
   const limits = deps.limits ?? DEFAULT_LIMITS;
-  const body = readJson(request, limits);
-  const parsed = parseInferRequest(body);
+  const body = readBody(request, limits, { binary: true });
+  const parsed = parseInferRequest(body.json);
   const model = await deps.engine.model(name!, version, { requestId: request.requestId });
-  const matrix = decodeInferInputs(parsed, model.manifest, limits);
+  const matrix = decodeInferInputs(parsed, body.binary, model.manifest, limits);
   const scores = await score(request, deps, model, matrix);
-  return json(200, encodeInferResponse(model.manifest, scores, parsed));
+  return encodeInferResponse(model.manifest, scores, parsed);
 }
 
 async function predict(request: HttpRequest, deps: ApiDependencies, [name, version]: (string | undefined)[]): Promise<HttpResponse> {

@@ -174,7 +174,7 @@ export class EndpointError extends Error {
 }
 
 /** The error body ({ error, code, request_id }, as for every API error), with Retry-After on a 503. */
-export function endpointErrorResponse(error: EndpointError, requestId?: string): HttpResponse {
+export function endpointErrorResponse(error: EndpointError, requestId?: string): HttpResponse<string> {
   const headers: Record<string, string> = error.retryAfterSeconds !== undefined ? { 'retry-after': String(error.retryAfterSeconds) } : {};
   return json(error.status, { error: error.message, code: error.code, ...(requestId ? { request_id: requestId } : {}) }, headers);
 }

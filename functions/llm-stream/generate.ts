@@ -95,7 +95,7 @@ export async function streamGeneration(request: HttpRequest, deps: LlmStreamDepe
     deps.onOutcome?.(done, request);
     return done;
   };
-  const reply = async (response: HttpResponse): Promise<void> => {
+  const reply = async (response: HttpResponse<string>): Promise<void> => {
     sink.open(response.status, { ...response.headers, 'x-request-id': request.requestId });
     await sink.write(response.body);
     await sink.end();

@@ -10,12 +10,15 @@ export function fromApiGatewayEvent(event: APIGatewayProxyEvent): HttpRequest {
     method: event.httpMethod,
     path: event.path,
     headers,
-    body: event.isBase64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body,
+    // Binary tensors need their bytes: the API's binary media types (*/*) make API Gateway send every body base64-encoded.
+    body: event.isBase64Encoded ? Buffer.from(body, 'base64') : body,
     requestId: event.requestContext?.requestId ?? 'unknown',
   };
 }
 
-/** Maps the API's response back to API Gateway's proxy result. */
+/** Maps the API's response back to API Gateway's proxy result; bytes travel base64-encoded, as the proxy integration requires. */
 export function toApiGatewayResult(response: HttpResponse): APIGatewayProxyResult {
-  return { statusCode: response.status, headers: response.headers, body: response.body };
+  const { body } = response;
+  if (typeof body === 'string') return { statusCode: response.status, headers: response.headers, body };
+  return { statusCode: response.status, headers: response.headers, body: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64'), isBase64Encoded: true };
 }

@@ -119,6 +119,10 @@ export class InferenceRestApi extends Construct {
       restApiName: `${Stack.of(this).stackName}-api`,
       description,
       endpointConfiguration: { types: [EndpointType.REGIONAL] },
+      // Every body reaches the function base64-encoded and bytes go back unmangled: binary tensors
+      // (OIP's binary data extension) must not pass through a text conversion. The function decodes
+      // base64 itself; JSON answers are returned as text and pass through as they are.
+      binaryMediaTypes: ['*/*'],
       cloudWatchRole: manageCloudWatchRole,
       deployOptions: {
         stageName,

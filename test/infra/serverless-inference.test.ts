@@ -35,6 +35,10 @@ describe('ServerlessInferenceStack', () => {
       template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['REGIONAL'] } });
     });
 
+    it('passes every body to the function unmangled (binary media types */*), for binary tensors', () => {
+      template.hasResourceProperties('AWS::ApiGateway::RestApi', { BinaryMediaTypes: ['*/*'] });
+    });
+
     it('routes /v2/{proxy+} and /models/{proxy+} with ANY to the live alias through a Lambda proxy integration', () => {
       const aliasArn = stack.resolve(stack.inference.alias.functionArn);
       const methods = propertiesOfAll(template, 'AWS::ApiGateway::Method');

@@ -205,7 +205,7 @@ function request(method: string, path: string, body?: unknown): HttpRequest {
 }
 
 function parse(response: HttpResponse): Record<string, unknown> {
-  return JSON.parse(response.body) as Record<string, unknown>;
+  return JSON.parse(response.body as string) as Record<string, unknown>;
 }
 
 const instances = [churnInstance, { ...churnInstance, plan: 'pro', age: 63, support_tickets: 0 }, { ...churnInstance, region: 'apac', monthly_spend: 12 }];

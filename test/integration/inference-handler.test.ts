@@ -6,6 +6,7 @@ import type { ModelPackage } from '../../core/model/model-package';
 import { S3BlobStore } from '../../functions/shared/s3-blob-store';
 import { EMBEDDED_S3_CREDENTIALS, type EmbeddedS3, startEmbeddedS3 } from '../../local/embedded-s3';
 import { churnInstance, trainDemoPackage } from '../helpers/demo-package';
+import { decodeResponse, encodeRequest } from '../helpers/oip-binary-client';
 import { useTempDir } from '../helpers/tmp';
 
 /** The deployed handler module, run against a real S3 API (embedded) with a real model. */
@@ -64,6 +65,16 @@ describe('the inference Lambda handler', () => {
     const e = event('POST', '/models/demo/predict', Buffer.from(JSON.stringify({ instances: [churnInstance] })).toString('base64'), { 'CONTENT-TYPE': 'application/json' });
     const result = await handler({ ...e, isBase64Encoded: true }, context);
     expect(result.statusCode).toBe(200);
+  });
+
+  it('takes binary tensors base64-encoded by API Gateway and answers binary outputs base64-encoded', async () => {
+    const values = Float32Array.of(41, 52000, 6, 2.5, 4, 80.5, 0, 1, 0);
+    const { body, headers } = encodeRequest({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 9], values }], style: 'asyncio' });
+    const result = await handler({ ...event('POST', '/v2/models/demo/infer', body.toString('base64'), headers), isBase64Encoded: true }, context);
+    expect(result).toMatchObject({ statusCode: 200, isBase64Encoded: true });
+    const decoded = decodeResponse(Buffer.from(result.body, 'base64'), result.headers!['inference-header-content-length'] as string);
+    const json = await handler(event('POST', '/models/demo/predict', { instances: [churnInstance] }), context);
+    expect(decoded.outputs.get('label')).toEqual([JSON.parse(json.body).predictions[0].label]);
   });
 
   it('answers a client mistake with a 4xx naming the field', async () => {

@@ -77,7 +77,7 @@ async function withTraffic<T>(work: () => Promise<T>): Promise<{ state: T; answe
         { method: 'POST', path: '/models/demo/predict', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: instances.slice(i, i + 5) }), requestId: randomUUID() },
         api,
       );
-      const key = response.status === 200 ? (JSON.parse(response.body) as { model_version: string }).model_version : `status ${response.status}`;
+      const key = response.status === 200 ? (JSON.parse(response.body as string) as { model_version: string }).model_version : `status ${response.status}`;
       answered.set(key, (answered.get(key) ?? 0) + 1);
       await new Promise((r) => setTimeout(r, 2));
     }

@@ -343,7 +343,7 @@ describe('endpointErrorResponse', () => {
 
     expect(response.status).toBe(503);
     expect(response.headers['retry-after']).toBe('2');
-    expect(JSON.parse(response.body)).toEqual({ error: 'busy', code: 'endpoint_throttled', request_id: 'req-9' });
+    expect(JSON.parse(response.body as string)).toEqual({ error: 'busy', code: 'endpoint_throttled', request_id: 'req-9' });
   });
 
   it('never sends what the endpoint said to the client', () => {
