@@ -121,4 +121,23 @@ describe('scoreCsv', () => {
     const [no, yes] = [scores.values[0]!, scores.values[1]!];
     expect(row).toBe(`2,x,${yes > no ? '"yes, sure"' : 'no'},${no.toFixed(6)},${yes.toFixed(6)}`);
   });
+
+  it('rejects a number beyond float32 (which the model would read as Infinity) with its line, instead of scoring NaN', async () => {
+    const { counts, errors } = await score(scorer, bytesOf('id,a,b,plan\n', 'x,1,3.5e38,pro\n', 'y,1,-1e39,pro\n', 'z,1,3.4e38,pro\n'), 64);
+    const rejected = errors.trim().split('\n').map((line) => JSON.parse(line) as { line: number; field: string; reason: string });
+    expect(rejected.map((r) => [r.line, r.field])).toEqual([
+      [2, 'b'],
+      [3, 'b'],
+    ]);
+    expect(rejected[0]!.reason).toMatch(/32-bit float/);
+    expect(counts).toEqual({ rowsIn: 3, scored: 1, rejected: 2 });
+  });
+
+  it('cuts an echoed value to 200 characters in the reason of an error row', async () => {
+    const huge = 'x'.repeat(1_000_000);
+    const { errors } = await score(scorer, bytesOf('id,a,b,plan\n', `x,1,2,${huge}\n`), 1 << 20);
+    const [row] = errors.trim().split('\n').map((line) => JSON.parse(line) as { reason: string });
+    expect(row!.reason.length).toBeLessThan(400);
+    expect(row!.reason).toMatch(/1000000 characters/);
+  });
 });
