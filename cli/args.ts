@@ -34,14 +34,21 @@ export function parseRanges(terms: readonly string[]): Record<string, { min?: nu
   return ranges;
 }
 
+/** An S3 endpoint on this machine (the embedded S3 of `npm start`, or another S3 API on loopback). */
+const LOOPBACK_ENDPOINT = /^https?:\/\/(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d+)?(\/|$)/i;
+
 /**
  * The store behind a package location: a folder, or `s3://bucket/prefix` (credentials and
  * endpoint from the usual AWS environment; AWS_ENDPOINT_URL_S3 reaches the embedded S3).
+ * A loopback endpoint with no AWS_REGION signs for us-east-1: a local S3 ignores the region,
+ * and the SDK refuses to sign without one ("Region is missing").
  */
 export function packageStore(location: string): BlobStore {
   const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(location);
   if (!match) return new DirectoryStore(resolve(location));
-  const client = new S3Client({ forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL) });
+  const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+  const localRegion = endpoint !== undefined && LOOPBACK_ENDPOINT.test(endpoint) && !process.env.AWS_REGION ? { region: 'us-east-1' } : {};
+  const client = new S3Client({ forcePathStyle: Boolean(endpoint), ...localRegion });
   return new PrefixedStore(new S3BlobStore(client, match[1]!), match[2] ?? '');
 }
 

@@ -31,8 +31,12 @@ const TensorSchema = z.object({
   name: z.string().min(1).max(256),
   shape: z.array(z.number().int().nonnegative()).min(1).max(2),
   datatype: z.enum(DATATYPES),
-  /** Absent when the tensor's bytes follow the JSON (parameters.binary_data_size). */
-  data: z.array(z.unknown()).optional(),
+  /**
+   * Absent when the tensor's bytes follow the JSON (parameters.binary_data_size). Checked as an
+   * array only: its elements are checked once, against the model's features, when decoded (a
+   * schema over each element would walk and copy thousands of numbers a second time).
+   */
+  data: z.custom<unknown[]>(Array.isArray, { message: 'Expected array' }).optional(),
   parameters: Parameters.optional(),
 });
 
@@ -136,11 +140,16 @@ function decodeWholeTensor(input: InputValues, manifest: Manifest, limits: Proto
   }
   // Binary FP32 elements are the matrix already; they are checked in place, not converted.
   const data = values instanceof Float32Array ? values : new Float32Array(values.length);
-  const kinds = features.map(featureCheck);
-  for (let k = 0; k < values.length; k++) {
-    const j = k % width;
+  // The common element (a number within its feature's bounds, an in-range level index) passes
+  // one comparison pair; anything else takes the full check, which words the error.
+  const { lows, highs, integer } = elementBounds(features);
+  for (let k = 0, j = 0; k < values.length; k++, j = j + 1 === width ? 0 : j + 1) {
     const raw = values[k];
-    const value = kinds[j]!(raw);
+    if (typeof raw === 'number' && raw >= lows[j]! && raw <= highs[j]! && (integer[j] === 0 || Number.isInteger(raw))) {
+      data[k] = raw;
+      continue;
+    }
+    const value = featureCheck(features[j]!)(raw);
     if (typeof value === 'string') {
       const feature = features[j]!;
       throw new ProtocolError(400, 'invalid_feature', `inputs[0].data[${k}] (row ${Math.floor(k / width)}): feature "${feature.name}" ${value}`, { field: feature.name, instance: Math.floor(k / width) });
@@ -148,6 +157,25 @@ function decodeWholeTensor(input: InputValues, manifest: Manifest, limits: Proto
     data[k] = value;
   }
   return { data, rows, cols: width };
+}
+
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** Per feature, the range an element passes without the full check: its bounds within float32, or 0 … levels − 1 as integers. */
+function elementBounds(features: readonly Feature[]) {
+  const lows = new Float64Array(features.length);
+  const highs = new Float64Array(features.length);
+  const integer = new Uint8Array(features.length);
+  features.forEach((feature, j) => {
+    if (feature.type === 'categorical') {
+      highs[j] = feature.levels.length - 1;
+      integer[j] = 1;
+    } else {
+      lows[j] = Math.max(feature.min ?? -FLOAT32_MAX, -FLOAT32_MAX);
+      highs[j] = Math.min(feature.max ?? FLOAT32_MAX, FLOAT32_MAX);
+    }
+  });
+  return { lows, highs, integer };
 }
 
 /** How one element of the whole-matrix tensor is checked: a number (NaN for missing), or a categorical level's index. */
