@@ -14,6 +14,7 @@ import { handleApiRequest } from '../../core/protocol/router';
 import { createEndpointProxyApp } from '../../functions/endpoint-proxy/app';
 import { endpointProxyEnv } from '../../functions/endpoint-proxy/env';
 import { handleProxyRequest, type ProxyDependencies } from '../../functions/endpoint-proxy/proxy';
+import { decodeResponse, encodeRequest } from '../helpers/oip-binary-client';
 import { createSageMakerRuntimeClient } from '../../functions/endpoint-proxy/sagemaker';
 import { EMBEDDED_S3_CREDENTIALS, type EmbeddedS3, startEmbeddedS3 } from '../../local/embedded-s3';
 import { writeGeneratedCsv } from '../../model-pipeline/data/generate';
@@ -233,6 +234,20 @@ describe('the endpoint proxy, answering from the endpoint', () => {
     expect(gpu.status).toBe(200);
     expect(parse(gpu)).toEqual(parse(reference));
     expect(parse(gpu)).toMatchObject({ id: 'abc', outputs: [{ name: 'probabilities', shape: [2, 2] }, { name: 'label', shape: [2] }] });
+  });
+
+  it('answers binary tensors (the Triton client defaults) with the binary outputs the serverless path gives', async () => {
+    const values = Float32Array.of(41, 52000, 6, 2.5, 4, 80.5, 0, 1, 2, 30, 1000, 1, 1, 0, 10, 1, 0, 0);
+    const { body, headers } = encodeRequest({ inputs: [{ name: 'features', datatype: 'FP32', shape: [2, 9], values }] });
+    const req: HttpRequest = { method: 'POST', path: '/v2/models/demo/infer', headers, body, requestId: `req-${++requestCount}` };
+
+    const gpu = await handleProxyRequest(req, app);
+    const reference = await handleApiRequest(req, { engine: serverless });
+
+    expect(gpu.status).toBe(200);
+    const decode = (response: HttpResponse) => decodeResponse(Buffer.from(response.body as Uint8Array), response.headers['inference-header-content-length']!).outputs;
+    expect(decode(gpu)).toEqual(decode(reference));
+    expect(decode(gpu).get('label')).toHaveLength(2);
   });
 
   it('sends the endpoint an OIP v2 JSON body: the model input as one FP32 tensor [N, F]', async () => {
