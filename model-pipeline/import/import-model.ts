@@ -8,10 +8,11 @@ import { OnnxSession, type TensorSignature } from '../../core/model/onnx-session
 import { Predictor } from '../../core/model/predictor';
 import { columnIndex, readCsvTable, type Table } from '../data/table';
 import { manifestMetrics, qualityOf, scoreAll } from '../evaluate/evaluate';
-import { decodeModel } from '../onnx/proto';
+import { decodeModel, type ModelProto } from '../onnx/proto';
 import { inferSchema } from '../train/infer-schema';
 import { encodeTable, inferTask } from '../train/trainer';
 import { provisional } from '../train/train-package';
+import { declaredClasses, labelOutput, type ModelClasses, observedClasses, reconcileClasses } from './model-classes';
 
 export interface ImportOptions {
   /** The ONNX file to import (exported by skl2onnx, torch.onnx, tf2onnx, …). */
@@ -21,7 +22,11 @@ export interface ImportOptions {
   readonly name: string;
   /** Ground-truth column of the sample; with it the package gets metrics. */
   readonly label?: string;
-  /** Class labels in the order of the model's score columns. @default the label's values, sorted */
+  /**
+   * Class labels in the order of the model's score columns. They must agree with the labels the
+   * model carries; integer labels they may name (skl2onnx on a target encoded as 0, 1, 2).
+   * @default the model's own: its classifier's or ZipMap's class labels, else what its label output gives the sample rows, else the label's values, sorted
+   */
   readonly classes?: readonly string[];
   /** Feature columns in the model's input order. @default every numeric non-id column of the sample, in file order */
   readonly features?: readonly string[];
@@ -41,13 +46,20 @@ export interface ImportOptions {
    * @default - no parent
    */
   readonly lineage?: { readonly parentVersion?: string; readonly description?: string; readonly provenance?: Readonly<Record<string, unknown>>; readonly dataSource?: string };
+  /**
+   * Receives what the import could do but the user should know: class labels assumed because the
+   * model carries none, or a sample whose labels disagree with the model far below chance.
+   * @default - warnings are dropped
+   */
+  readonly onWarning?: (message: string) => void;
 }
 
 /**
  * Turns a foreign ONNX model and a data sample into a complete package: the manifest is
- * built from the model's own input and output signature and the sample's header, the
- * output kind (probabilities or logits) is read off the model's scores on the sample, and
- * the baseline is computed from the sample.
+ * built from the model's own input and output signature and the sample's header, a
+ * classifier's classes are the labels the model carries, in its order, the output kind
+ * (probabilities or logits) is read off the model's scores on the sample, and the baseline
+ * is computed from the sample.
  */
 export async function importModel(store: BlobStore, options: ImportOptions): Promise<ModelPackage> {
   const onnxBytes = new Uint8Array(await readFile(options.model).catch((error: Error) => {
@@ -59,17 +71,23 @@ export async function importModel(store: BlobStore, options: ImportOptions): Pro
   } catch (error) {
     throw new Error(`${options.model}: ONNX Runtime cannot load it: ${(error as Error).message}`);
   }
-  const input = singleFloatInput(session.inputs, options.model);
-  const output = scoreOutput(session.outputs, options.model);
-  await session.release();
-
-  const table = await readCsvTable(options.data);
-  const features = options.schema ? givenFeatures(table, options.schema, input) : chooseFeatures(table, options, input);
-  const target = options.label ? labelTask(table, options.label, options.classes) : undefined;
-  const width = output.shape.length >= 2 ? output.shape[output.shape.length - 1] : 1;
-  const task: Task = target?.task ?? (typeof width === 'number' && width > 1 ? (width === 2 ? 'binary' : 'multiclass') : 'regression');
-  const classes = task === 'regression' ? [] : (target?.classes ?? options.classes ?? defaultClasses(width, options.model));
   const proto = decodeModel(onnxBytes);
+  const warn = options.onWarning ?? (() => {});
+  let input: TensorSignature;
+  let output: TensorSignature;
+  let table: Table;
+  let features: Feature[];
+  let decided: Decided;
+  try {
+    input = singleFloatInput(session.inputs, options.model);
+    output = scoreOutput(session.outputs, options.model);
+    table = await readCsvTable(options.data);
+    features = options.schema ? givenFeatures(table, options.schema, input) : chooseFeatures(table, options, input);
+    decided = await decideClasses(session, proto, { options, input, output, table, features, warn });
+  } finally {
+    await session.release();
+  }
+  const { task, classes } = decided;
   const baseDraft: ManifestDraft = {
     name: options.name,
     version: options.version ?? '1.0.0',
@@ -86,6 +104,7 @@ export async function importModel(store: BlobStore, options: ImportOptions): Pro
       producer: [proto.producerName, proto.producerVersion].filter(Boolean).join(' ') || 'unknown',
       opsets: proto.opsetImport.map((o) => `${o.domain || 'ai.onnx'}:${String(o.version)}`),
       sample: basename(options.data),
+      ...(decided.classesFrom ? { classesFrom: decided.classesFrom } : {}),
       ...options.lineage?.provenance,
     },
   };
@@ -107,6 +126,7 @@ export async function importModel(store: BlobStore, options: ImportOptions): Pro
   try {
     const scores = await scoreAll(predictor, set);
     const metrics = labelColumn >= 0 ? manifestMetrics(qualityOf(predictor, scores, set.y)) : {};
+    if (task !== 'regression') warnIfBelowChance(metrics.accuracy, set.rows, classes, options.label, warn);
     const baseline = new BaselineBuilder({ ...manifest, metrics });
     baseline.addRows(set.x, set.rows, scores);
     return await writePackage(store, { ...draft, metrics, trainingData: { fingerprint: table.fingerprint, rows: set.rows, source: options.lineage?.dataSource ?? basename(options.data) } }, {
@@ -164,6 +184,86 @@ function givenFeatures(table: Table, schema: readonly Feature[], input: TensorSi
   }
   return [...schema];
 }
+
+interface Decided {
+  readonly task: Task;
+  readonly classes: readonly string[];
+  /** Where the class labels come from, for the provenance; undefined when not from the model. */
+  readonly classesFrom?: string;
+}
+
+/**
+ * Task and classes of the package. A classifier's own class labels decide them, in the model's
+ * order: the labels its graph names, else what its label output gives the sample rows. Only a model
+ * that carries none falls back to --classes, the label's values sorted, or the score column indexes.
+ */
+async function decideClasses(
+  session: OnnxSession,
+  proto: ModelProto,
+  context: { options: ImportOptions; input: TensorSignature; output: TensorSignature; table: Table; features: readonly Feature[]; warn: (message: string) => void },
+): Promise<Decided> {
+  const { options, output, table } = context;
+  const labelColumn = options.label ? columnIndex(table, options.label, 'label column') : -1;
+  const labelValues = labelColumn >= 0 ? [...new Set(table.rows.map((r) => (r[labelColumn] ?? '').trim()).filter((v) => v !== ''))] : [];
+  const width = output.shape.length >= 2 ? output.shape[output.shape.length - 1] : 1;
+
+  const model = declaredClasses(proto, output.name) ?? (await classesFromLabelOutput(session, context));
+  if (model) {
+    if (typeof width === 'number' && width !== model.labels.length && !(width === 1 && model.labels.length === 2)) {
+      throw new Error(`${options.model}: its ${model.source} names ${model.labels.length} classes (${model.labels.join(', ')}) but output "${output.name}" has ${width} score columns`);
+    }
+    const classes = reconcileClasses(model, options.classes, labelValues);
+    const unknown = labelValues.filter((v) => !classes.includes(v));
+    if (unknown.length) {
+      const hint = model.integer && !options.classes ? '; name the model\'s classes, in the order of its score columns, with --classes' : '';
+      throw new Error(`label values ${unknown.sort().join(', ')} of column "${options.label}" are not among the model's classes ${classes.join(', ')} (its ${model.source})${hint}`);
+    }
+    const named = classes.some((c, i) => c !== model.labels[i]);
+    const classesFrom = named ? `${model.source} (${model.labels.map((l) => l ?? '?').join(', ')}) named by --classes` : model.source;
+    return { task: classes.length === 2 ? 'binary' : 'multiclass', classes, classesFrom };
+  }
+
+  const target = options.label ? labelTask(table, options.label, options.classes) : undefined;
+  const task: Task = target?.task ?? (typeof width === 'number' && width > 1 ? (width === 2 ? 'binary' : 'multiclass') : 'regression');
+  if (task === 'regression') return { task, classes: [] };
+  if (target && !options.classes) {
+    context.warn(`the model carries no class labels (no classifier or ZipMap class labels, no label output); the sorted values of "${options.label}", ${target.classes.join(', ')}, are taken as its score columns in order: give --classes if the model's order differs`);
+  }
+  return { task, classes: target?.classes ?? options.classes ?? defaultClasses(width, options.model) };
+}
+
+/** The classes the model's own label output gives the sample rows (see observedClasses); undefined when it has no label output. */
+async function classesFromLabelOutput(
+  session: OnnxSession,
+  context: { options: ImportOptions; input: TensorSignature; output: TensorSignature; table: Table; features: readonly Feature[] },
+): Promise<ModelClasses | undefined> {
+  const labels = labelOutput(session.outputs, context.output.name);
+  if (!labels) return undefined;
+  const { set, skipped } = encodeTable(context.table, context.features, -1, 'regression', []);
+  if (set.rows === 0) throw new Error(`${context.options.data}: no usable rows; ${skipped.examples.join('; ')}`);
+  const width = context.features.length;
+  const scores: number[] = [];
+  const values: (number | bigint | string)[] = [];
+  const chunk = 4096;
+  for (let start = 0; start < set.rows; start += chunk) {
+    const rows = Math.min(chunk, set.rows - start);
+    const out = await session.run(context.input.name, { data: set.x.subarray(start * width, (start + rows) * width), rows, cols: width }, [context.output.name, labels.name]);
+    scores.push(...Array.from(out[context.output.name]!.data as ArrayLike<number>));
+    values.push(...Array.from(out[labels.name]!.data));
+  }
+  return observedClasses(scores, values, set.rows, { scores: context.output.name, labels });
+}
+
+/** Warns when the sample's labels agree with the model far less often than chance: likely other class names or order. */
+function warnIfBelowChance(accuracy: number | undefined, rows: number, classes: readonly string[], label: string | undefined, warn: (message: string) => void): void {
+  const chance = 1 / classes.length;
+  if (accuracy === undefined || rows < 20 || accuracy >= chance / 2) return;
+  warn(
+    `accuracy ${round(accuracy)} on the sample is far below chance (${round(chance)}): the label column "${label}" may use other class names or order than the model (its classes, in the order of its score columns: ${classes.join(', ')})`,
+  );
+}
+
+const round = (value: number) => String(Number(value.toFixed(4)));
 
 function labelTask(table: Table, label: string, classes?: readonly string[]): { task: Task; classes: string[] } {
   const column = columnIndex(table, label, 'label column');

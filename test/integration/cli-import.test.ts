@@ -164,3 +164,47 @@ describe('mlops import refuses what it cannot make a package of', () => {
     expect(error).toMatch(/cannot load/i);
   });
 });
+
+describe('mlops import names the model', () => {
+  const tmp = useTempDir('mlops-import-name-');
+
+  it('after the folder above the package when the package folder is a version: …/byo/1.0.0 → "byo"', async () => {
+    // Act
+    const pkg = tmp.file('models', 'byo', '1.0.0');
+    const result = await mlopsOk(['import', join(fixtures, 'sklearn-logreg.onnx'), '--data', sample, '--out', pkg]);
+
+    // Assess
+    expect(JSON.parse(await readFile(join(pkg, 'manifest.json'), 'utf8'))).toMatchObject({ name: 'byo', version: '1.0.0' });
+    expect(result.stdout).toContain('as byo 1.0.0');
+  });
+
+  it('after the package folder when it is not a version: …/models/churn → "churn"', async () => {
+    // Act
+    const pkg = tmp.file('models', 'churn');
+    const result = await mlopsOk(['import', join(fixtures, 'sklearn-logreg.onnx'), '--data', sample, '--out', pkg]);
+
+    // Assess
+    expect(JSON.parse(await readFile(join(pkg, 'manifest.json'), 'utf8'))).toMatchObject({ name: 'churn' });
+    expect(result.stdout).toContain('as churn 1.0.0');
+  });
+
+  it('with the version its folder names: …/byo/2.0.0 → byo 2.0.0', async () => {
+    // Act
+    const pkg = tmp.file('models', 'byo', '2.0.0');
+    const result = await mlopsOk(['import', join(fixtures, 'sklearn-logreg.onnx'), '--data', sample, '--out', pkg]);
+
+    // Assess
+    expect(JSON.parse(await readFile(join(pkg, 'manifest.json'), 'utf8'))).toMatchObject({ name: 'byo', version: '2.0.0' });
+    expect(result.stdout).toContain('as byo 2.0.0');
+  });
+
+  it('as --name says, whatever the folder', async () => {
+    // Act
+    const pkg = tmp.file('named', 'pkg');
+    const result = await mlopsOk(['import', join(fixtures, 'sklearn-logreg.onnx'), '--data', sample, '--out', pkg, '--name', 'segments']);
+
+    // Assess
+    expect(JSON.parse(await readFile(join(pkg, 'manifest.json'), 'utf8'))).toMatchObject({ name: 'segments' });
+    expect(result.stdout).toContain('as segments 1.0.0');
+  });
+});
