@@ -20,7 +20,8 @@ import { benchMlp } from './bench-model';
  *       JSON.stringify, no validation: the floor of this stack;
  *   (b) the platform (local/api-server.ts: validation, micro-batching, labels) with JSON tensors;
  *   (c) the platform with binary tensors (OIP binary data extension, binary outputs);
- *   (d) FastAPI + ONNX Runtime (bench/fastapi_server.py), when BENCH_PYTHON has them.
+ *   (d) FastAPI + ONNX Runtime (bench/fastapi_server.py), when BENCH_PYTHON has them;
+ *   and, as the ceiling, node:http answering `{}` to the same binary body without reading it.
  * Models: the design's MLP 64 → 512 → 512 → 10 and a small 64 → 32 → 2 MLP; batch 1 and 32;
  * one ONNX Runtime thread everywhere. Rounds interleave the servers so noise hits all alike;
  * the median round is reported. Then the cold start (package → session → first prediction).
@@ -54,14 +55,29 @@ async function startBareServer(onnx: Uint8Array): Promise<{ url: string; close: 
       const tensor = JSON.parse(Buffer.concat(chunks).toString('utf8')).inputs[0];
       void session.run({ [tensor.name]: new ort.Tensor('float32', Float32Array.from(tensor.data), tensor.shape) }).then((out) => {
         const p = out.probabilities!;
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ model_name: 'bench', outputs: [{ name: 'probabilities', shape: p.dims, datatype: 'FP32', data: Array.from(p.data as Float32Array) }] }));
+        const answer = JSON.stringify({ model_name: 'bench', outputs: [{ name: 'probabilities', shape: p.dims, datatype: 'FP32', data: Array.from(p.data as Float32Array) }] });
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(answer)) });
+        res.end(answer);
       });
     });
   });
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2/models/bench/infer`, close: () => server.close() };
+}
+
+/** The ceiling of node:http on this machine: an empty answer, nothing parsed or run. */
+async function startEmptyServer(): Promise<{ url: string; close: () => void }> {
+  const server = createServer((req, res) => {
+    req.on('data', () => {});
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '2' });
+      res.end('{}');
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, close: () => server.close() };
 }
 
 /** (d) FastAPI + ONNX Runtime, if the Python packages are there. */
@@ -87,6 +103,7 @@ function load(target: Target): Promise<{ requests: number; errors: number; secon
   return new Promise((resolve, reject) => {
     child.once('message', (result) => resolve(result as { requests: number; errors: number; seconds: number; p50Ms: number }));
     child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`${target.name}: the load generator exited with ${code}`)));
     child.send({ url: target.url, body: target.body.toString('base64'), headers: target.headers, seconds: SECONDS, concurrency: CONCURRENCY });
   });
 }
@@ -108,6 +125,7 @@ async function benchModel(label: string, hidden: number[], classes: number) {
   await engine.model('bench');
   const platform = await startApiServer({ engine }, { port: 0 });
   const bare = await startBareServer(onnx);
+  const empty = await startEmptyServer();
   const fastapi = await startFastApi(onnx);
   const random = new Random(3);
   const rows: Record<string, string>[] = [];
@@ -115,6 +133,7 @@ async function benchModel(label: string, hidden: number[], classes: number) {
     const { json, binary, headerLength } = bodies(batch, random);
     const infer = `${platform.url}/v2/models/bench/infer`;
     const targets: Target[] = [
+      { name: 'node:http, empty answer', url: empty.url, body: binary, headers: { 'content-type': 'application/octet-stream' } },
       { name: 'bare node:http JSON', url: bare.url, body: json, headers: { 'content-type': 'application/json' } },
       { name: 'platform JSON', url: infer, body: json, headers: { 'content-type': 'application/json' } },
       { name: 'platform binary', url: infer, body: binary, headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(headerLength) } },
@@ -148,6 +167,7 @@ async function benchModel(label: string, hidden: number[], classes: number) {
   }
   await platform.close();
   bare.close();
+  empty.close();
   fastapi?.close();
   await engine.release();
   return rows;

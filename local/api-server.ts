@@ -54,7 +54,9 @@ async function serve(req: IncomingMessage, res: ServerResponse, deps: ApiDepende
     response = errorResponse(error instanceof ProtocolError ? error : new ProtocolError(500, 'internal_error', 'internal error'), requestId);
     if (!(error instanceof ProtocolError)) deps.onError?.(error, { method: req.method ?? '', path: req.url ?? '', headers: {}, body: '', requestId });
   }
-  res.writeHead(response.status, { ...response.headers, 'x-request-id': requestId });
+  // A known length sends the answer in one write, without chunked framing.
+  const length = typeof response.body === 'string' ? Buffer.byteLength(response.body) : response.body.byteLength;
+  res.writeHead(response.status, { ...response.headers, 'content-length': String(length), 'x-request-id': requestId });
   res.end(response.body);
 }
 

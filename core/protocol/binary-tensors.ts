@@ -106,8 +106,8 @@ export function sliceBinaryInputs(inputs: readonly BinaryInput[], binary: Uint8A
 export function typedView(datatype: string, bytes: Uint8Array): ArrayLike<number> | ArrayLike<bigint> | Uint8Array {
   const size = DATATYPE_BYTES[datatype];
   if (size === undefined) throw new Error(`${datatype} has no fixed element size`);
-  // Uint8Array.from copies (a Buffer's slice would not).
-  const aligned = bytes.byteOffset % size === 0 ? bytes : Uint8Array.from(bytes);
+  // Uint8Array's own slice copies with one memcpy (a Buffer's slice would not copy at all).
+  const aligned = bytes.byteOffset % size === 0 ? bytes : Uint8Array.prototype.slice.call(bytes);
   const { buffer, byteOffset, byteLength } = aligned;
   const count = byteLength / size;
   switch (datatype) {
@@ -158,14 +158,21 @@ export function decodeBytesTensor(bytes: Uint8Array, field: string): string[] {
   return values;
 }
 
-/** BYTES elements as the extension frames them. */
+/** BYTES elements as the extension frames them; repeated values (class labels) are encoded once. */
 export function encodeBytesTensor(values: readonly string[]): Uint8Array {
-  const encoded = values.map((v) => Buffer.from(v, 'utf8'));
-  const out = Buffer.allocUnsafe(encoded.reduce((n, b) => n + 4 + b.length, 0));
+  const encoded = new Map<string, Buffer>();
+  let size = 0;
+  for (const value of values) {
+    let bytes = encoded.get(value);
+    if (!bytes) encoded.set(value, (bytes = Buffer.from(value, 'utf8')));
+    size += 4 + bytes.length;
+  }
+  const out = Buffer.allocUnsafe(size);
   let at = 0;
-  for (const bytes of encoded) {
+  for (const value of values) {
+    const bytes = encoded.get(value)!;
     out.writeUInt32LE(bytes.length, at);
-    bytes.copy(out, at + 4);
+    out.set(bytes, at + 4);
     at += 4 + bytes.length;
   }
   return out;

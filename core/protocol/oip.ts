@@ -138,44 +138,66 @@ function decodeWholeTensor(input: InputValues, manifest: Manifest, limits: Proto
   if (values.length !== rows * width) {
     throw new ProtocolError(400, 'invalid_request', `inputs[0].data: shape [${tensor.shape.join(', ')}] needs ${rows * width} values, got ${values.length}`, { field: 'inputs[0].data' });
   }
-  // Binary FP32 elements are the matrix already; they are checked in place, not converted.
-  const data = values instanceof Float32Array ? values : new Float32Array(values.length);
+  // Binary FP32 elements are the matrix already: checked in place, not converted.
+  const bounds = elementBounds(features);
+  if (values instanceof Float32Array) {
+    for (let k = 0, j = 0; k < values.length; k++, j = j + 1 === width ? 0 : j + 1) {
+      const v = values[k]!;
+      if (v >= bounds.lows[j]! && v <= bounds.highs[j]! && (bounds.integer[j] === 0 || v === Math.floor(v))) continue;
+      // NaN, the binary form of a missing value, lands here too: the full check knows nullable features.
+      if (typeof featureCheck(features[j]!)(v) === 'string') wholeTensorError(features, width, k, v);
+    }
+    return { data: values, rows, cols: width };
+  }
+  const data = new Float32Array(values.length);
   // The common element (a number within its feature's bounds, an in-range level index) passes
   // one comparison pair; anything else takes the full check, which words the error.
-  const { lows, highs, integer } = elementBounds(features);
   for (let k = 0, j = 0; k < values.length; k++, j = j + 1 === width ? 0 : j + 1) {
     const raw = values[k];
-    if (typeof raw === 'number' && raw >= lows[j]! && raw <= highs[j]! && (integer[j] === 0 || Number.isInteger(raw))) {
+    if (typeof raw === 'number' && raw >= bounds.lows[j]! && raw <= bounds.highs[j]! && (bounds.integer[j] === 0 || Number.isInteger(raw))) {
       data[k] = raw;
       continue;
     }
     const value = featureCheck(features[j]!)(raw);
-    if (typeof value === 'string') {
-      const feature = features[j]!;
-      throw new ProtocolError(400, 'invalid_feature', `inputs[0].data[${k}] (row ${Math.floor(k / width)}): feature "${feature.name}" ${value}`, { field: feature.name, instance: Math.floor(k / width) });
-    }
-    data[k] = value;
+    if (typeof value === 'string') wholeTensorError(features, width, k, raw);
+    data[k] = value as number;
   }
   return { data, rows, cols: width };
 }
 
+function wholeTensorError(features: readonly Feature[], width: number, k: number, raw: unknown): never {
+  const feature = features[k % width]!;
+  const row = Math.floor(k / width);
+  const reason = featureCheck(feature)(raw) as string;
+  throw new ProtocolError(400, 'invalid_feature', `inputs[0].data[${k}] (row ${row}): feature "${feature.name}" ${reason}`, { field: feature.name, instance: row });
+}
+
 const FLOAT32_MAX = 3.4028234663852886e38;
 
+interface ElementBounds {
+  readonly lows: Float64Array;
+  readonly highs: Float64Array;
+  readonly integer: Uint8Array;
+}
+
+const boundsCache = new WeakMap<readonly Feature[], ElementBounds>();
+
 /** Per feature, the range an element passes without the full check: its bounds within float32, or 0 … levels − 1 as integers. */
-function elementBounds(features: readonly Feature[]) {
-  const lows = new Float64Array(features.length);
-  const highs = new Float64Array(features.length);
-  const integer = new Uint8Array(features.length);
+function elementBounds(features: readonly Feature[]): ElementBounds {
+  const cached = boundsCache.get(features);
+  if (cached) return cached;
+  const bounds = { lows: new Float64Array(features.length), highs: new Float64Array(features.length), integer: new Uint8Array(features.length) };
   features.forEach((feature, j) => {
     if (feature.type === 'categorical') {
-      highs[j] = feature.levels.length - 1;
-      integer[j] = 1;
+      bounds.highs[j] = feature.levels.length - 1;
+      bounds.integer[j] = 1;
     } else {
-      lows[j] = Math.max(feature.min ?? -FLOAT32_MAX, -FLOAT32_MAX);
-      highs[j] = Math.min(feature.max ?? FLOAT32_MAX, FLOAT32_MAX);
+      bounds.lows[j] = Math.max(feature.min ?? -FLOAT32_MAX, -FLOAT32_MAX);
+      bounds.highs[j] = Math.min(feature.max ?? FLOAT32_MAX, FLOAT32_MAX);
     }
   });
-  return { lows, highs, integer };
+  boundsCache.set(features, bounds);
+  return bounds;
 }
 
 /** How one element of the whole-matrix tensor is checked: a number (NaN for missing), or a categorical level's index. */
