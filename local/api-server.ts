@@ -21,7 +21,18 @@ export async function startApiServer(
 ): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
   const maxBody = (deps.limits ?? DEFAULT_LIMITS).maxBodyBytes;
   const server = createServer((req, res) => {
-    if (options.streaming?.(req, res)) return;
+    // Nothing a request carries may end the process: a bad target is a 400, a throw a 500.
+    if (requestPath(req.url) === null) {
+      return reply(res, errorResponse(new ProtocolError(400, 'invalid_request', 'the request target is not a valid path', { field: 'path' })), randomUUID());
+    }
+    try {
+      if (options.streaming?.(req, res)) return;
+    } catch (error) {
+      const requestId = randomUUID();
+      deps.onError?.(error, { method: req.method ?? '', path: req.url ?? '', headers: {}, body: '', requestId });
+      if (!res.headersSent) reply(res, errorResponse(new ProtocolError(500, 'internal_error', 'internal error'), requestId), requestId);
+      return;
+    }
     void serve(req, res, deps, maxBody, options.extra);
   });
   server.keepAliveTimeout = 5_000;
@@ -45,19 +56,29 @@ async function serve(req: IncomingMessage, res: ServerResponse, deps: ApiDepende
   let response: HttpResponse;
   try {
     const body = await readBody(req, maxBody);
-    const url = new URL(req.url ?? '/', 'http://localhost');
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : (value ?? '');
-    const request: HttpRequest = { method: req.method ?? 'GET', path: url.pathname, headers, body, requestId };
+    const request: HttpRequest = { method: req.method ?? 'GET', path: requestPath(req.url) ?? '/', headers, body, requestId };
     response = (await extra?.(request)) ?? (await handleApiRequest(request, deps));
   } catch (error) {
     response = errorResponse(error instanceof ProtocolError ? error : new ProtocolError(500, 'internal_error', 'internal error'), requestId);
     if (!(error instanceof ProtocolError)) deps.onError?.(error, { method: req.method ?? '', path: req.url ?? '', headers: {}, body: '', requestId });
   }
+  reply(res, response, requestId);
+}
+
+function reply(res: ServerResponse, response: HttpResponse, requestId: string): void {
   // A known length sends the answer in one write, without chunked framing.
   const length = typeof response.body === 'string' ? Buffer.byteLength(response.body) : response.body.byteLength;
   res.writeHead(response.status, { ...response.headers, 'content-length': String(length), 'x-request-id': requestId });
   res.end(response.body);
+}
+
+/** The path of a request target (origin or absolute form), or null when it is not a valid URL (`http://[/…`). */
+export function requestPath(target: string | undefined): string | null {
+  if (!target) return '/';
+  if (!URL.canParse(target, 'http://localhost')) return null;
+  return new URL(target, 'http://localhost').pathname;
 }
 
 /** Reads the body's bytes (binary tensors must stay unmangled), refusing (413) as soon as it exceeds the limit rather than buffering it all. */

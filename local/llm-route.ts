@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorResponse, ProtocolError } from '../core/protocol/errors';
 import type { HttpRequest } from '../core/protocol/http';
+import { requestPath } from './api-server';
 import { type GenerationOutcome, type LlmStreamDependencies, type ResponseSink, streamGeneration } from '../functions/llm-stream/generate';
 
 /** A {@link ResponseSink} on a node:http response: headers on open, every write flushed to the socket as it comes. */
@@ -31,7 +32,7 @@ const ROUTE = /^\/llm\/([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\/generate\/?$/;
  */
 export function llmRoute(models: ReadonlyMap<string, LlmStreamDependencies>, onOutcome?: (outcome: GenerationOutcome) => void) {
   return (req: IncomingMessage, res: ServerResponse): boolean => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const path = requestPath(req.url) ?? '/';
     const match = ROUTE.exec(path);
     if (!match && !path.startsWith('/llm/')) return false;
     void serve(req, res, match ? models.get(match[1]!) : undefined, match?.[1] ?? path, onOutcome);

@@ -95,16 +95,6 @@ export class Predictor {
   }
 }
 
-/** Index of the largest score in row `row`. */
-export function argmaxRow(scores: BatchScores, row: number): number {
-  let best = 0;
-  const offset = row * scores.width;
-  for (let j = 1; j < scores.width; j++) {
-    if (scores.values[offset + j]! > scores.values[offset + best]!) best = j;
-  }
-  return best;
-}
-
 /** In-place, numerically stable softmax of each row. */
 export function softmaxRows(values: Float32Array, width: number): void {
   for (let offset = 0; offset < values.length; offset += width) {

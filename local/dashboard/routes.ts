@@ -6,6 +6,7 @@ import { BatchJobManifestSchema } from '../../core/batch/job-manifest';
 import { DataPrefixes } from '../../core/layout';
 import type { BlobStore } from '../../core/model/blob-store';
 import type { ModelRepository } from '../../core/model/registry';
+import { ProtocolError } from '../../core/protocol/errors';
 import { json, type HttpRequest, type HttpResponse } from '../../core/protocol/http';
 import { PipelineStateSchema } from '../../model-pipeline/pipeline/state';
 import type { ExtraRoutes } from '../api-server';
@@ -39,9 +40,18 @@ export function dashboardRoutes(sources: DashboardSources): ExtraRoutes {
       return { status: 200, headers: { 'content-type': 'text/javascript', 'cache-control': 'max-age=3600' }, body: await readFile(chartJs, 'utf8') };
     }
     if (request.path === '/api/overview') return json(200, await overview(sources));
-    if (request.path.startsWith('/files/')) return download(sources.data, decodeURIComponent(request.path.slice('/files/'.length)));
+    if (request.path.startsWith('/files/')) return download(sources.data, decodeKey(request.path.slice('/files/'.length)));
     return null;
   };
+}
+
+/** A percent-encoded key of /files/…; bad encodings (`%`, `%E0%A4%A`) are the client's mistake. */
+function decodeKey(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    throw new ProtocolError(400, 'invalid_request', 'the file path is not valid percent-encoded UTF-8', { field: 'path' });
+  }
 }
 
 /** Everything the page shows, in one document. */
