@@ -22,7 +22,8 @@ export async function startApiServer(
   const maxBody = (deps.limits ?? DEFAULT_LIMITS).maxBodyBytes;
   const server = createServer((req, res) => {
     // Nothing a request carries may end the process: a bad target is a 400, a throw a 500.
-    if (requestPath(req.url) === null) {
+    const path = requestPath(req.url);
+    if (path === null) {
       return reply(res, errorResponse(new ProtocolError(400, 'invalid_request', 'the request target is not a valid path', { field: 'path' })), randomUUID());
     }
     try {
@@ -33,7 +34,7 @@ export async function startApiServer(
       if (!res.headersSent) reply(res, errorResponse(new ProtocolError(500, 'internal_error', 'internal error'), requestId), requestId);
       return;
     }
-    void serve(req, res, deps, maxBody, options.extra);
+    void serve(req, res, path, deps, maxBody, options.extra);
   });
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
@@ -51,14 +52,14 @@ export async function startApiServer(
   };
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, deps: ApiDependencies, maxBody: number, extra?: ExtraRoutes): Promise<void> {
+async function serve(req: IncomingMessage, res: ServerResponse, path: string, deps: ApiDependencies, maxBody: number, extra?: ExtraRoutes): Promise<void> {
   const requestId = randomUUID();
   let response: HttpResponse;
   try {
     const body = await readBody(req, maxBody);
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : (value ?? '');
-    const request: HttpRequest = { method: req.method ?? 'GET', path: requestPath(req.url) ?? '/', headers, body, requestId };
+    const request: HttpRequest = { method: req.method ?? 'GET', path, headers, body, requestId };
     response = (await extra?.(request)) ?? (await handleApiRequest(request, deps));
   } catch (error) {
     response = errorResponse(error instanceof ProtocolError ? error : new ProtocolError(500, 'internal_error', 'internal error'), requestId);
@@ -77,8 +78,11 @@ function reply(res: ServerResponse, response: HttpResponse, requestId: string): 
 /** The path of a request target (origin or absolute form), or null when it is not a valid URL (`http://[/…`). */
 export function requestPath(target: string | undefined): string | null {
   if (!target) return '/';
-  if (!URL.canParse(target, 'http://localhost')) return null;
-  return new URL(target, 'http://localhost').pathname;
+  try {
+    return new URL(target, 'http://localhost').pathname;
+  } catch {
+    return null;
+  }
 }
 
 /** Reads the body's bytes (binary tensors must stay unmangled), refusing (413) as soon as it exceeds the limit rather than buffering it all. */

@@ -31,6 +31,21 @@ export const DATATYPE_BYTES: Readonly<Record<string, number>> = {
   FP64: 8,
 };
 
+type ViewConstructor = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ArrayLike<number> | ArrayLike<bigint>;
+
+/** The typed array each multi-byte or signed datatype is read as. */
+const VIEWS: Readonly<Record<string, ViewConstructor>> = {
+  INT8: Int8Array,
+  INT16: Int16Array,
+  UINT16: Uint16Array,
+  INT32: Int32Array,
+  UINT32: Uint32Array,
+  FP32: Float32Array,
+  INT64: BigInt64Array,
+  UINT64: BigUint64Array,
+  FP64: Float64Array,
+};
+
 /** A body split into its JSON header and the binary part after it. */
 export interface FramedBody {
   readonly header: string;
@@ -108,31 +123,9 @@ export function typedView(datatype: string, bytes: Uint8Array): ArrayLike<number
   if (size === undefined) throw new Error(`${datatype} has no fixed element size`);
   // Uint8Array's own slice copies with one memcpy (a Buffer's slice would not copy at all).
   const aligned = bytes.byteOffset % size === 0 ? bytes : Uint8Array.prototype.slice.call(bytes);
-  const { buffer, byteOffset, byteLength } = aligned;
-  const count = byteLength / size;
-  switch (datatype) {
-    case 'FP32':
-      return new Float32Array(buffer, byteOffset, count);
-    case 'FP64':
-      return new Float64Array(buffer, byteOffset, count);
-    case 'INT8':
-      return new Int8Array(buffer, byteOffset, count);
-    case 'INT16':
-      return new Int16Array(buffer, byteOffset, count);
-    case 'INT32':
-      return new Int32Array(buffer, byteOffset, count);
-    case 'INT64':
-      return new BigInt64Array(buffer, byteOffset, count);
-    case 'UINT16':
-      return new Uint16Array(buffer, byteOffset, count);
-    case 'UINT32':
-      return new Uint32Array(buffer, byteOffset, count);
-    case 'UINT64':
-      return new BigUint64Array(buffer, byteOffset, count);
-    default:
-      // BOOL, UINT8 and FP16 (read as raw half-float bits; callers refuse FP16 for features).
-      return new Uint8Array(buffer, byteOffset, byteLength);
-  }
+  // BOOL, UINT8 and FP16 (raw half-float bits; callers refuse FP16 for features) stay bytes.
+  const View = VIEWS[datatype];
+  return View ? new View(aligned.buffer, aligned.byteOffset, aligned.byteLength / size) : new Uint8Array(aligned.buffer, aligned.byteOffset, aligned.byteLength);
 }
 
 /** The strings of a binary BYTES tensor (each a 4-byte little-endian length, then UTF-8 bytes). */
