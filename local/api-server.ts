@@ -8,35 +8,77 @@ import { type ApiDependencies, handleApiRequest } from '../core/protocol/router'
 
 /** Extra routes served beside the API (the dashboard); return null to fall through to the API. */
 export type ExtraRoutes = (request: HttpRequest) => Promise<HttpResponse | null>;
-/** Routes that write to the response as they go instead of returning a buffered one; false to pass the request on. */
-export type StreamingRoutes = (req: IncomingMessage, res: ServerResponse) => boolean;
+/**
+ * Routes that write to the response as they go instead of returning a buffered one: false to
+ * pass the request on, else the promise of the answer, whose failure the server reports.
+ */
+export type StreamingRoutes = (req: IncomingMessage, res: ServerResponse) => false | Promise<void>;
+
+/** How long and how many: what keeps slow or numerous clients from holding the server. */
+export interface TransportLimits {
+  /** Time to receive a request's headers; then Node answers 408. @default 10 s */
+  readonly headersTimeoutMs: number;
+  /** Time to receive a whole request, body included (a slow body); then Node answers 408. @default 30 s */
+  readonly requestTimeoutMs: number;
+  /** Idle time before a keep-alive connection is closed. @default 5 s */
+  readonly keepAliveTimeoutMs: number;
+  /** Open connections at once; those above it are closed as they arrive. @default 512 */
+  readonly maxConnections: number;
+}
+
+export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 512 };
+
+export interface ApiServerOptions {
+  readonly port: number;
+  /** @default 127.0.0.1 */
+  readonly host?: string;
+  readonly extra?: ExtraRoutes;
+  /** Routes that stream their answer (the LLM route): true when taken. */
+  readonly streaming?: StreamingRoutes;
+  /** @default DEFAULT_TRANSPORT_LIMITS */
+  readonly transport?: Partial<TransportLimits>;
+  /** One-line notices that are not errors (a client that went away mid-request). @default - not told */
+  readonly notice?: (line: string) => void;
+}
 
 /**
  * The inference API over node:http on localhost: the same handleApiRequest the Lambda
  * handler calls, so local and deployed behaviour cannot drift apart.
  */
-export async function startApiServer(
-  deps: ApiDependencies,
-  options: { port: number; host?: string; extra?: ExtraRoutes; /** Routes that stream their answer (the LLM route): true when taken. */ streaming?: StreamingRoutes },
-): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
+export async function startApiServer(deps: ApiDependencies, options: ApiServerOptions): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
   const maxBody = (deps.limits ?? DEFAULT_LIMITS).maxBodyBytes;
-  const server = createServer((req, res) => {
+  const transport = { ...DEFAULT_TRANSPORT_LIMITS, ...options.transport };
+  // Node checks both timeouts at this period; its default (30 s) would let a slow client overstay by as much.
+  const connectionsCheckingInterval = Math.max(100, Math.min(1_000, transport.headersTimeoutMs / 2));
+  const server = createServer({ connectionsCheckingInterval }, (req, res) => {
     // Nothing a request carries may end the process: a bad target is a 400, a throw a 500.
     const path = requestPath(req.url);
     if (path === null) {
       return reply(res, errorResponse(new ProtocolError(400, 'invalid_request', 'the request target is not a valid path', { field: 'path' })), randomUUID());
     }
-    try {
-      if (options.streaming?.(req, res)) return;
-    } catch (error) {
+    const failed = (error: unknown) => {
       const requestId = randomUUID();
+      if (error instanceof ClientGone || (!req.complete && req.destroyed)) {
+        // Nobody to answer, and nothing wrong with the server: one line, not a stack trace.
+        options.notice?.(`request ${requestId} ${req.method} ${path.slice(0, 200)}: the client went away before the whole request arrived`);
+        return;
+      }
       deps.onError?.(error, { method: req.method ?? '', path: req.url ?? '', headers: {}, body: '', requestId });
       if (!res.headersSent) reply(res, errorResponse(new ProtocolError(500, 'internal_error', 'internal error'), requestId), requestId);
-      return;
+      else res.destroy();
+    };
+    try {
+      const streamed = options.streaming?.(req, res);
+      if (streamed) return void streamed.catch(failed);
+    } catch (error) {
+      return failed(error);
     }
-    void serve(req, res, path, deps, maxBody, options.extra);
+    void serve(req, res, path, deps, maxBody, options);
   });
-  server.keepAliveTimeout = 5_000;
+  server.headersTimeout = transport.headersTimeoutMs;
+  server.requestTimeout = transport.requestTimeoutMs;
+  server.keepAliveTimeout = transport.keepAliveTimeoutMs;
+  server.maxConnections = transport.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
@@ -52,7 +94,7 @@ export async function startApiServer(
   };
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, path: string, deps: ApiDependencies, maxBody: number, extra?: ExtraRoutes): Promise<void> {
+async function serve(req: IncomingMessage, res: ServerResponse, path: string, deps: ApiDependencies, maxBody: number, options: ApiServerOptions): Promise<void> {
   const requestId = randomUUID();
   let response: HttpResponse;
   try {
@@ -60,8 +102,13 @@ async function serve(req: IncomingMessage, res: ServerResponse, path: string, de
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : (value ?? '');
     const request: HttpRequest = { method: req.method ?? 'GET', path, headers, body, requestId };
-    response = (await extra?.(request)) ?? (await handleApiRequest(request, deps));
+    response = (await options.extra?.(request)) ?? (await handleApiRequest(request, deps));
   } catch (error) {
+    if (error instanceof ClientGone) {
+      // Nobody to answer, and nothing wrong with the server: one line, not a stack trace.
+      options.notice?.(`request ${requestId} ${req.method} ${path.slice(0, 200)}: the client went away after ${error.received} bytes of the body`);
+      return;
+    }
     response = errorResponse(error instanceof ProtocolError ? error : new ProtocolError(500, 'internal_error', 'internal error'), requestId);
     if (!(error instanceof ProtocolError)) deps.onError?.(error, { method: req.method ?? '', path: req.url ?? '', headers: {}, body: '', requestId });
   }
@@ -85,6 +132,13 @@ export function requestPath(target: string | undefined): string | null {
   }
 }
 
+/** The connection closed before the whole body arrived (the client aborted, or Node's request timeout closed it). */
+class ClientGone extends Error {
+  constructor(readonly received: number) {
+    super(`the client went away after ${received} bytes`);
+  }
+}
+
 /** Reads the body's bytes (binary tensors must stay unmangled), refusing (413) as soon as it exceeds the limit rather than buffering it all. */
 function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -104,6 +158,11 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
     req.on('end', () => {
       if (!refused) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
     });
-    req.on('error', reject);
+    // An aborted body ends in 'error' (ECONNRESET "aborted") and 'close'; either settles it once.
+    const gone = () => {
+      if (!req.complete) reject(new ClientGone(size));
+    };
+    req.on('error', gone);
+    req.on('close', gone);
   });
 }

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { StreamingRoutes } from './api-server';
 import { createSageMakerRuntimeClient } from '../functions/endpoint-proxy/sagemaker';
 import { createLlmStreamApp } from '../functions/llm-stream/app';
 import { llmStreamEnv } from '../functions/llm-stream/env';
@@ -12,7 +12,7 @@ export const LOCAL_LLM = { name: 'stand-in', endpoint: 'mlops-local-llm-stand-in
 /** The local LLM path of `npm start`. */
 export interface LocalLlm {
   /** Serves `POST /llm/<model>/generate`; false for other requests. */
-  readonly route: (req: IncomingMessage, res: ServerResponse) => boolean;
+  readonly route: StreamingRoutes;
   readonly stats: LlmStats;
   /** Where the SageMaker runtime stand-in listens. */
   readonly standInUrl: string;

@@ -31,12 +31,11 @@ const ROUTE = /^\/llm\/([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\/generate\/?$/;
  * Lambda function runs. Returns false for other paths, so the buffered API can answer them.
  */
 export function llmRoute(models: ReadonlyMap<string, LlmStreamDependencies>, onOutcome?: (outcome: GenerationOutcome) => void) {
-  return (req: IncomingMessage, res: ServerResponse): boolean => {
+  return (req: IncomingMessage, res: ServerResponse): false | Promise<void> => {
     const path = requestPath(req.url) ?? '/';
     const match = ROUTE.exec(path);
     if (!match && !path.startsWith('/llm/')) return false;
-    void serve(req, res, match ? models.get(match[1]!) : undefined, match?.[1] ?? path, onOutcome);
-    return true;
+    return serve(req, res, match ? models.get(match[1]!) : undefined, match?.[1] ?? path, onOutcome);
   };
 }
 

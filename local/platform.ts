@@ -65,7 +65,7 @@ export async function startPlatform(config: LocalConfig, log: (line: string) => 
       onError: (error) => log(`error: ${(error as Error).stack ?? String(error)}`),
       onPrediction: (event) => stats.record(event),
     },
-    { port: config.port, extra: dashboardRoutes({ models, data: dataStore, stats, endpoints, llm: llm.stats }), streaming: llm.route },
+    { port: config.port, extra: dashboardRoutes({ models, data: dataStore, stats, endpoints, llm: llm.stats }), streaming: llm.route, notice: log },
   );
   endpoints.API = api.url;
   const batchApp = createBatchApp(s3.client, LOCAL_BUCKETS);

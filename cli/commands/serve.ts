@@ -18,7 +18,7 @@ export function registerServe(program: Command): void {
       const engine = new InferenceEngine(new StaticModelSource(packages));
       const api = await startApiServer(
         { engine, limits: { ...DEFAULT_LIMITS, maxBatchRows: o.maxBatch }, requiredModels: packages.map((p) => p.manifest.name), onError: (error) => console.error(`mlops: ${(error as Error).stack}`) },
-        { port: o.port },
+        { port: o.port, notice: (line) => console.error(`mlops: ${line}`) },
       );
       for (const p of packages) console.log(`serving ${p.manifest.name} ${p.manifest.version}: POST ${api.url}/v2/models/${p.manifest.name}/infer | ${api.url}/models/${p.manifest.name}/predict`);
       const stop = async () => {

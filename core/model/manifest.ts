@@ -11,6 +11,23 @@ export const PackageFiles = {
   baseline: 'baseline.json',
 } as const;
 
+const MiB = 1024 ** 2;
+
+/** Largest sizes of package files, checked from stat (a folder) or Content-Length (S3) before a file is read. */
+export interface PackageLimits {
+  /** An ONNX model (`*.onnx`): protobuf cannot serialize a message over 2 GiB, so no single-file model is larger. @default 2 GiB */
+  readonly modelBytes: number;
+  /** Any other file: the manifest, baseline and reports are JSON parsed whole in memory; a wide model's baseline is a few MB. @default 64 MiB */
+  readonly otherBytes: number;
+}
+
+export const DEFAULT_PACKAGE_LIMITS: PackageLimits = { modelBytes: 2048 * MiB, otherBytes: 64 * MiB };
+
+/** The largest size a package file of this name may have. */
+export function maxFileBytes(name: string, limits: PackageLimits = DEFAULT_PACKAGE_LIMITS): number {
+  return name.endsWith('.onnx') ? limits.modelBytes : limits.otherBytes;
+}
+
 const slug = z
   .string()
   .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a lowercase DNS-safe name (a-z, 0-9, -)');

@@ -1,24 +1,65 @@
-import { gunzipSync } from 'node:zlib';
+import { pipeline, Readable, Transform } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
-import { classesOf, type Manifest } from '../../core/model/manifest';
+import { classesOf, DEFAULT_PACKAGE_LIMITS, type Manifest } from '../../core/model/manifest';
 import { OnnxSession } from '../../core/model/onnx-session';
 
+/** Bounds of an untar, so that a hostile archive (a gzip bomb, a forged header) is refused in bounded memory and time. */
+export interface UntarLimits {
+  /** Largest regular file, checked from its header before its body is read. @default 2 GiB, the largest model a package holds */
+  readonly maxEntryBytes: number;
+  /**
+   * Largest size of the archive once decompressed (headers, bodies, padding), counted as gunzip
+   * produces it; it bounds both the memory the files take and the work of a stream of zero blocks.
+   * @default the entry limit + 256 MiB, room for the model and the small files beside it
+   */
+  readonly maxTotalBytes: number;
+  /** Most entries (files, folders, links). @default 10 000 */
+  readonly maxEntries: number;
+}
+
+export const TRAINING_ARTIFACT_LIMITS: UntarLimits = {
+  maxEntryBytes: DEFAULT_PACKAGE_LIMITS.modelBytes,
+  maxTotalBytes: DEFAULT_PACKAGE_LIMITS.modelBytes + 256 * 1024 ** 2,
+  maxEntries: 10_000,
+};
+
 /**
- * The regular files of a (gzipped) tar archive by path, `./` prefixes dropped. tar-stream reads
- * what SageMaker's tar writes (GNU and pax headers, long names), which a minimal reader would not.
+ * The regular files of a (gzipped) tar archive by path, `./` prefixes dropped, within `limits`.
+ * tar-stream reads what SageMaker's tar writes (GNU and pax headers, long names), which a minimal
+ * reader would not. The archive is decompressed as a stream and never whole: a 4.7 MB gzip holds
+ * 1 GiB of zeros, and decompressing it in one call would allocate all of it before any check.
  */
-export async function untar(archive: Uint8Array): Promise<Map<string, Uint8Array>> {
+export async function untar(archive: Uint8Array, limits: Partial<UntarLimits> = {}): Promise<Map<string, Uint8Array>> {
+  const { maxEntryBytes, maxTotalBytes, maxEntries } = { ...TRAINING_ARTIFACT_LIMITS, ...limits };
   const gzipped = archive[0] === 0x1f && archive[1] === 0x8b;
-  const bytes = gzipped ? gunzipSync(archive) : archive;
-  const files = new Map<string, Uint8Array>();
   const reader = extract();
-  reader.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const stages: NodeJS.ReadableStream[] = [Readable.from([Buffer.from(archive.buffer, archive.byteOffset, archive.byteLength)])];
+  if (gzipped) stages.push(createGunzip());
+  // An error of a stage reaches the loop below through the destroyed reader; nothing else to do here.
+  pipeline([...stages, byteBudget(maxTotalBytes), reader as unknown as NodeJS.WritableStream], () => {});
+  const files = new Map<string, Uint8Array>();
+  let entries = 0;
   for await (const entry of reader) {
+    const { name, size = 0, type } = entry.header;
+    if (++entries > maxEntries) throw new Error(`training artifact: holds more than ${maxEntries} entries`);
+    if (size > maxEntryBytes) throw new Error(`training artifact: entry ${name} is larger than ${maxEntryBytes} bytes (its header says ${size})`);
     const chunks: Buffer[] = [];
     for await (const chunk of entry) chunks.push(chunk as Buffer);
-    if (entry.header.type === 'file') files.set(entry.header.name.replace(/^(?:\.\/)+/, ''), new Uint8Array(Buffer.concat(chunks)));
+    if (type === 'file') files.set(name.replace(/^(?:\.\/)+/, ''), new Uint8Array(Buffer.concat(chunks)));
   }
   return files;
+}
+
+/** A pass-through stage that fails once more than `max` bytes went through it. */
+function byteBudget(max: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      done(seen > max ? new Error(`training artifact: decompresses to more than ${max} bytes`) : null, chunk);
+    },
+  });
 }
 
 /**
