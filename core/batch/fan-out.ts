@@ -10,6 +10,7 @@ import {
   readManifest,
   readParquet,
   scoreWhole,
+  textBytes,
   underLease,
   writeFailedManifest,
   writeSucceededManifest,
@@ -134,10 +135,10 @@ export async function scoreBatchPart(planKey: string, index: number, deps: Batch
       const first = part.start === 0;
       const header = plan.header;
       if (!first && !header) throw new Error(`${planKey}: part ${index} of a CSV file needs the plan's header range`);
-      const source = first ? rangeOf(deps.store, plan.input.key, part.start, part.end) : withPrefix(deps.store, plan.input.key, header!.end, part.start, part.end);
+      const source = first ? textBytes(rangeOf(deps.store, plan.input.key, part.start, part.end)) : withPrefix(deps.store, plan.input.key, header!.end, part.start, part.end);
       counts = await scoreCsv(source, scorer, { predictions: first ? predictions : dropFirstCsvRecord(predictions), errors }, { ...options, lineOffset: first ? 0 : part.firstLine - 1 - header!.lines });
     } else {
-      counts = await scoreRecords(readJsonl(rangeOf(deps.store, plan.input.key, part.start, part.end), { lineOffset: part.firstLine - 1 }), scorer, { predictions, errors }, options);
+      counts = await scoreRecords(readJsonl(textBytes(rangeOf(deps.store, plan.input.key, part.start, part.end), part.start), { lineOffset: part.firstLine - 1 }), scorer, { predictions, errors }, options);
     }
     result = { index, ...counts };
   } catch (error) {
@@ -278,8 +279,9 @@ async function* rangeOf(store: BatchObjectStore, key: string, start: number, end
 }
 
 async function* withPrefix(store: BatchObjectStore, key: string, prefixEnd: number, start: number, end: number): AsyncGenerator<Uint8Array> {
+  // The header range was checked as the first part's.
   yield* rangeOf(store, key, 0, prefixEnd);
-  yield* rangeOf(store, key, start, end);
+  yield* textBytes(rangeOf(store, key, start, end), start);
 }
 
 /**

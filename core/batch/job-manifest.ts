@@ -14,6 +14,8 @@ export const BatchJobManifestSchema = z
     parts: z.number().int().positive().optional(),
     /** Why the whole file failed (status "failed"); no row is scored then. */
     error: z.string().optional(),
+    /** Rows read before a file failed part-way (a truncated gzip, a corrupt Parquet page); none of them is in the outputs. */
+    rowsBeforeError: z.number().int().positive().optional(),
     startedAt: z.iso.datetime(),
     finishedAt: z.iso.datetime(),
     durationMs: z.number().nonnegative(),

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { boundedEcho } from '../data/echo';
 import { type BatchJobManifest, BatchJobManifestSchema } from './job-manifest';
 import { batchKeys, type BatchKeys, InvalidBatchKeyError, jobStagingKeys } from './layout';
 import { claimLease, isHeld, type LeaseOptions } from './lock';
@@ -154,16 +155,24 @@ export async function scoreWhole(inputKey: string, prepared: PreparedJob, deps: 
   const predictions = await deps.store.openWriter(keys.predictions);
   const errors = await deps.store.openWriter(keys.errors);
   let counts: ScoreCounts;
+  // Rows read before a file turns out unreadable half-way (a truncated gzip, a corrupt page), for its failed manifest.
+  let progress: ScoreCounts = { rowsIn: 0, scored: 0, rejected: 0 };
   try {
     const sinks = { predictions, errors };
-    const options = { chunkRows: deps.chunkRows, onProgress: deps.onProgress };
+    const options = {
+      chunkRows: deps.chunkRows,
+      onProgress: (now: ScoreCounts) => {
+        progress = now;
+        deps.onProgress?.(now);
+      },
+    };
     if (keys.format === 'csv') counts = await scoreCsv(bytesOf(deps.store, inputKey, keys.gzip), scorer, sinks, options);
     else if (keys.format === 'jsonl') counts = await scoreRecords(readJsonl(bytesOf(deps.store, inputKey, keys.gzip)), scorer, sinks, options);
     else counts = await scoreRecords(readParquet(deps.store, inputKey, head.size), scorer, sinks, options);
   } catch (error) {
     await predictions.abort();
     await errors.abort();
-    if (error instanceof InvalidFileError) return writeFailedManifest(deps.store, keys.manifest, base, model, startedAt, error.message);
+    if (error instanceof InvalidFileError) return writeFailedManifest(deps.store, keys.manifest, base, model, startedAt, error.message, progress.rowsIn);
     throw error;
   }
   await predictions.commit();
@@ -194,7 +203,10 @@ export async function writeSucceededManifest(
   return { status: 'succeeded', manifest };
 }
 
-/** Writes the manifest of a job whose file could not be scored at all, with the reason. */
+/**
+ * Writes the manifest of a job whose file could not be scored at all, with the reason (bounded:
+ * it may quote the file) and, when the file failed part-way, how many rows were read before.
+ */
 export async function writeFailedManifest(
   store: BatchObjectStore,
   key: string,
@@ -202,6 +214,7 @@ export async function writeFailedManifest(
   model: BatchJobManifest['model'],
   startedAt: Date,
   error: string,
+  rowsBeforeError?: number,
 ): Promise<BatchJobOutcome> {
   const finishedAt = new Date();
   const manifest = BatchJobManifestSchema.parse({
@@ -211,7 +224,8 @@ export async function writeFailedManifest(
     rowsIn: 0,
     scored: 0,
     rejected: 0,
-    error,
+    error: boundedEcho(error),
+    ...(rowsBeforeError ? { rowsBeforeError } : {}),
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
     durationMs: finishedAt.getTime() - startedAt.getTime(),
@@ -228,10 +242,49 @@ export async function readManifest(store: BatchObjectStore, key: string): Promis
   return parsed.success ? parsed.data : null;
 }
 
-/** The bytes of an object, gunzipped when `gzip`. */
+/**
+ * The bytes of a CSV or JSONL object, gunzipped when `gzip`. What cannot be such text ends the
+ * read with an InvalidFileError, so that the job fails with a manifest saying why instead of
+ * leaving a log line and being retried at every restart: a gzip stream that is corrupt or cut
+ * short, and binary data (see {@link textBytes}). An error reading the object itself (the
+ * store, the network) is passed on as it is: that one is worth a retry.
+ */
 export function bytesOf(store: BatchObjectStore, key: string, gzip: boolean): AsyncIterable<Uint8Array> {
-  const raw = store.read(key);
-  return gzip ? Readable.from(raw).pipe(createGunzip()) : raw;
+  return textBytes(gzip ? gunzipped(store.read(key)) : store.read(key));
+}
+
+async function* gunzipped(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const input = Readable.from(source);
+  const gunzip = createGunzip();
+  let sourceFailed: unknown;
+  input.on('error', (error) => {
+    sourceFailed = error;
+    gunzip.destroy(error);
+  });
+  input.pipe(gunzip);
+  try {
+    for await (const chunk of gunzip) yield chunk as Uint8Array;
+  } catch (error) {
+    if (sourceFailed) throw sourceFailed;
+    throw new InvalidFileError(`the gzip data cannot be decompressed (${(error as Error).message}): the file is corrupt or cut short`);
+  } finally {
+    input.destroy();
+  }
+}
+
+/**
+ * Passes text bytes on, and fails at the first NUL byte: CSV and JSONL text in UTF-8 never holds
+ * one, while binary files (and UTF-16 text) do at once; without this check such a file parses
+ * into a header of noise or a million rejected lines. `firstByte`: where the source starts in the file, for the message.
+ */
+export async function* textBytes(source: AsyncIterable<Uint8Array>, firstByte = 0): AsyncGenerator<Uint8Array> {
+  let offset = firstByte;
+  for await (const chunk of source) {
+    const nul = chunk.indexOf(0);
+    if (nul >= 0) throw new InvalidFileError(`byte ${offset + nul} is a NUL byte: the file holds binary data (or UTF-16 text), not UTF-8 text`);
+    offset += chunk.length;
+    yield chunk;
+  }
 }
 
 /** A Parquet file's metadata, read from its footer by ranged reads. */
@@ -241,7 +294,15 @@ export async function parquetMetadataOf(store: BatchObjectStore, key: string, si
   try {
     return { file, metadata: await parquetMetadataAsync(file) };
   } catch (error) {
+    if (error instanceof StoreReadError) throw error.cause;
     throw new InvalidFileError(`not a readable Parquet file: ${(error as Error).message}`);
+  }
+}
+
+/** An error of the store under a Parquet read, told apart from the decoder's errors so that it is passed on as it is. */
+class StoreReadError extends Error {
+  constructor(override readonly cause: unknown) {
+    super('reading the object failed');
   }
 }
 
@@ -249,7 +310,12 @@ function parquetFile(store: BatchObjectStore, key: string, size: number) {
   return {
     byteLength: size,
     slice: async (start: number, end?: number) => {
-      const bytes = await store.readRange(key, start, end ?? size);
+      let bytes: Uint8Array;
+      try {
+        bytes = await store.readRange(key, start, end ?? size);
+      } catch (error) {
+        throw new StoreReadError(error);
+      }
       return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
     },
   };
@@ -269,7 +335,14 @@ export async function* readParquet(store: BatchObjectStore, key: string, size: n
       rowStart = rowEnd;
       continue;
     }
-    const rows = await parquetReadObjects({ file, metadata, rowStart, rowEnd });
+    let rows: Record<string, unknown>[];
+    try {
+      rows = await parquetReadObjects({ file, metadata, rowStart, rowEnd });
+    } catch (error) {
+      if (error instanceof StoreReadError) throw error.cause;
+      // A valid footer over corrupt pages: the footer read, the data does not.
+      throw new InvalidFileError(`rows ${rowStart + 1}–${rowEnd} (a row group) cannot be read: ${(error as Error).message ?? String(error)}`);
+    }
     yield rows.map((row, i) => {
       const value: Record<string, unknown> = {};
       for (const [name, v] of Object.entries(row)) value[name] = plainValue(v);
