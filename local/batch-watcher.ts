@@ -9,12 +9,17 @@ import type { EmbeddedS3 } from './embedded-s3';
  * under batch/input/ of the data bucket become jobs, run one at a time. A file above
  * `fanOut.aboveBytes` is planned, scored in parts (several at once) and merged by the same
  * functions the state machine's Lambdas run; a smaller one is scored by runBatchJob, as the
- * queue's Lambda does. On start it also picks up inputs that arrived while the platform was
- * down (idempotency makes that safe).
+ * queue's Lambda does. On start, and then on a timer, it also picks up inputs that have no
+ * manifest yet: those that arrived while the platform was down, those a crash left half-scored,
+ * and those skipped while another process held their lease (idempotency makes that safe).
  */
 export class BatchWatcher {
   private queue: string[] = [];
+  /** Keys queued or being scored, so that a rescan does not queue them twice. */
+  private readonly pending = new Set<string>();
   private running: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private scanning: Promise<void> | null = null;
   readonly outcomes: { key: string; outcome: BatchJobOutcome | { status: 'error'; reason: string } }[] = [];
 
   constructor(
@@ -33,17 +38,35 @@ export class BatchWatcher {
     });
   }
 
-  /** Queues every input that has no manifest yet. */
+  /** Queues every input that has no manifest yet and is not queued already. */
   async catchUp(data: BlobStore): Promise<void> {
     const keys = await data.list(DataPrefixes.batchInput);
     const manifests = new Set(await data.list(DataPrefixes.batchManifests));
     for (const key of keys) {
       const relative = key.slice(DataPrefixes.batchInput.length);
-      if (!manifests.has(`${DataPrefixes.batchManifests}${relative}.manifest.json`)) this.enqueue(key);
+      if (!manifests.has(`${DataPrefixes.batchManifests}${relative}.manifest.json`) && !this.pending.has(key)) this.enqueue(key);
     }
   }
 
+  /** Runs {@link catchUp} every `intervalMs` until {@link stop}; a failed look is logged and tried again at the next tick. */
+  rescanEvery(data: BlobStore, intervalMs: number): void {
+    this.timer = setInterval(() => {
+      this.scanning ??= this.catchUp(data)
+        .catch((error: Error) => this.log(`batch: looking for unscored inputs failed: ${error.message}`))
+        .finally(() => (this.scanning = null));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops the rescans and waits for the queued jobs. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.scanning;
+    await this.idle();
+  }
+
   enqueue(key: string): void {
+    this.pending.add(key);
     this.queue.push(key);
     this.running ??= this.drain();
   }
@@ -64,6 +87,9 @@ export class BatchWatcher {
       } catch (error) {
         this.outcomes.push({ key, outcome: { status: 'error', reason: (error as Error).message } });
         this.log(`batch: error on ${key}: ${(error as Error).message}`);
+      } finally {
+        // An event for the key while it was scored queued it again: it stays pending until that run too.
+        if (!this.queue.includes(key)) this.pending.delete(key);
       }
     }
     this.running = null;

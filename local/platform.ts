@@ -6,6 +6,7 @@ import { createBatchApp } from '../functions/batch/app';
 import { S3BlobStore } from '../functions/shared/s3-blob-store';
 import { startApiServer } from './api-server';
 import { BatchWatcher } from './batch-watcher';
+import { holderIsGone, thisProcess } from './process-liveness';
 import { DEMO_MODEL, ensureDemoModel } from './bootstrap';
 import type { LocalConfig } from './config';
 import { dashboardRoutes } from './dashboard/routes';
@@ -68,10 +69,12 @@ export async function startPlatform(config: LocalConfig, log: (line: string) => 
     { port: config.port, extra: dashboardRoutes({ models, data: dataStore, stats, endpoints, llm: llm.stats }), streaming: llm.route, notice: log },
   );
   endpoints.API = api.url;
-  const batchApp = createBatchApp(s3.client, LOCAL_BUCKETS);
+  // The lease names this process, so that after a crash the next start takes the file over at once.
+  const batchApp = createBatchApp(s3.client, LOCAL_BUCKETS, undefined, { holder: thisProcess(), holderIsGone });
   const batch = new BatchWatcher(batchApp, log, config.batchFanOutBytes ? { aboveBytes: config.batchFanOutBytes, partBytes: config.batchPartBytes ?? 64 * 1024 * 1024 } : undefined);
   batch.watch(s3, LOCAL_BUCKETS.data);
   await batch.catchUp(dataStore);
+  if (config.batchRescanSeconds) batch.rescanEvery(dataStore, config.batchRescanSeconds * 1000);
   // A retrained candidate serves as a canary first (MLOPS_CANARY_SECONDS = 0 promotes at once).
   const canarySeconds = config.canarySeconds ?? 300;
   const canary = canarySeconds > 0 ? { weight: config.canaryWeight ?? 0.1, windowSeconds: canarySeconds, checkSeconds: Math.max(1, Math.min(30, Math.round(canarySeconds / 10))), thresholds: { latencyFloorMs: LOCAL_LATENCY_FLOOR_MS } } : undefined;
@@ -99,7 +102,7 @@ export async function startPlatform(config: LocalConfig, log: (line: string) => 
       // First, so that streams in progress end (with an error event) and the API can close.
       await llm.close();
       await api.close();
-      await batch.idle();
+      await batch.stop();
       await capture.flush();
       await engine.release();
       await batchApp.engine.release();

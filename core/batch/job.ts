@@ -51,6 +51,10 @@ export interface BatchJobDependencies {
   readonly leaseMs?: number;
   /** Who holds the lease, for the record. @default - the process id */
   readonly owner?: string;
+  /** See {@link LeaseOptions.holder}. */
+  readonly holder?: LeaseOptions['holder'];
+  /** See {@link LeaseOptions.holderIsGone}. */
+  readonly holderIsGone?: LeaseOptions['holderIsGone'];
   readonly now?: () => number;
 }
 
@@ -113,7 +117,7 @@ export async function alreadyScored(store: BatchObjectStore, keys: BatchKeys, et
 
 /** Lease settings from the job's dependencies. */
 export function leaseOptions(deps: BatchJobDependencies): LeaseOptions {
-  return { owner: deps.owner ?? `pid ${process.pid}`, leaseMs: deps.leaseMs ?? 20 * 60_000, now: deps.now };
+  return { owner: deps.owner ?? `pid ${process.pid}`, leaseMs: deps.leaseMs ?? 20 * 60_000, now: deps.now, holder: deps.holder, holderIsGone: deps.holderIsGone };
 }
 
 /**

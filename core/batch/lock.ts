@@ -7,7 +7,16 @@ export interface ConditionalStore {
   createIfAbsent(key: string, text: string): Promise<boolean>;
 }
 
-const LeaseSchema = z.object({ owner: z.string(), acquiredAt: z.iso.datetime(), expiresAt: z.iso.datetime() });
+/** The process holding a lease, where it can be told whether it still runs (a local process; not a Lambda). */
+export const LeaseHolderSchema = z.object({
+  pid: z.number().int().positive(),
+  host: z.string(),
+  /** When the process started, as the OS tells it (Linux: /proc/<pid>/stat field 22): a pid reused by another process has another. */
+  startTime: z.string().optional(),
+});
+export type LeaseHolder = z.infer<typeof LeaseHolderSchema>;
+
+const LeaseSchema = z.object({ owner: z.string(), holder: LeaseHolderSchema.optional(), acquiredAt: z.iso.datetime(), expiresAt: z.iso.datetime() });
 
 /** A held lease; release it when done, or it lapses at `expiresAt`. */
 export interface JobLease {
@@ -29,6 +38,14 @@ export interface LeaseOptions {
   /** How long the lease lasts unless released: longer than one holder may run, so a live holder never loses it. */
   readonly leaseMs: number;
   readonly now?: () => number;
+  /** This process, recorded in the lease, when others can check it is alive (see `holderIsGone`). @default - not recorded */
+  readonly holder?: LeaseHolder;
+  /**
+   * Whether a lease's holder is certainly gone (its process ended): then its lease is taken over
+   * at once instead of blocking the job until it expires. Only `true` takes over; unknown is false.
+   * @default - never: a lease lapses only when it expires (Lambda holders, whose end no one sees)
+   */
+  readonly holderIsGone?: (holder: LeaseHolder) => boolean;
 }
 
 /**
@@ -38,10 +55,11 @@ export interface LeaseOptions {
  * S3 has no compare-and-swap of an existing object that both support, so a lease that lapsed
  * cannot be taken over in place. Leases are generations instead: `<prefix>0`, `<prefix>1`, …;
  * each generation is created once, by exactly one claimant (`If-None-Match: *`). A claimant walks
- * the generations: one that was released (`<prefix>N.released` exists) or has expired is passed;
- * the first one missing is claimed; one in force means the job is busy. So two deliveries of the
- * same event at once score once, and a holder that crashed blocks retries only until its lease
- * expires. Lease objects are never deleted by the job (deleting one would reopen its generation
+ * the generations: one that was released (`<prefix>N.released` exists), has expired, or whose
+ * holder is known to be gone (a local process that crashed) is passed; the first one missing is
+ * claimed; one in force means the job is busy. So two deliveries of the same event at once score
+ * once, and a holder that crashed blocks retries only until its lease expires, or not at all when
+ * its end can be seen. Lease objects are never deleted by the job (deleting one would reopen its generation
  * to a second claimant); they live under batch/staging/, whose lifecycle rule expires them.
  */
 export async function claimLease(store: ConditionalStore, prefix: string, options: LeaseOptions): Promise<JobLease | LeaseBusy> {
@@ -53,7 +71,7 @@ export async function claimLease(store: ConditionalStore, prefix: string, option
     if (existing === null) {
       const acquiredAt = now();
       const expiresAt = new Date(acquiredAt + options.leaseMs);
-      const lease = { owner: options.owner, acquiredAt: new Date(acquiredAt).toISOString(), expiresAt: expiresAt.toISOString() };
+      const lease = { owner: options.owner, holder: options.holder, acquiredAt: new Date(acquiredAt).toISOString(), expiresAt: expiresAt.toISOString() };
       if (await store.createIfAbsent(key, `${JSON.stringify(lease)}\n`)) {
         return {
           generation,
@@ -69,7 +87,9 @@ export async function claimLease(store: ConditionalStore, prefix: string, option
     const parsed = LeaseSchema.safeParse(parseJson(existing));
     // An unreadable lease was written by no version of this code; it cannot be in force.
     const expiresAt = parsed.success ? new Date(parsed.data.expiresAt) : new Date(0);
-    if (expiresAt.getTime() > now() && (await store.readText(`${key}.released`)) === null) {
+    const holder = parsed.success ? parsed.data.holder : undefined;
+    const gone = holder !== undefined && options.holderIsGone?.(holder) === true;
+    if (expiresAt.getTime() > now() && !gone && (await store.readText(`${key}.released`)) === null) {
       return { busy: true, owner: parsed.success ? parsed.data.owner : 'unknown', expiresAt };
     }
     generation++;

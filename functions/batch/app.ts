@@ -52,7 +52,7 @@ function decodeS3EventKey(key: string): string {
 export type BatchApp = BatchJobDependencies & { readonly engine: InferenceEngine; readonly servingVersion: (model: string) => Promise<string> };
 
 /** The job dependencies over S3: the same for the Lambdas and the local batch watcher. */
-export function createBatchApp(s3: S3Client, buckets: { models: string; data: string }, chunkRows?: number, lease: Pick<BatchJobDependencies, 'leaseMs' | 'owner'> = {}): BatchApp {
+export function createBatchApp(s3: S3Client, buckets: { models: string; data: string }, chunkRows?: number, lease: Pick<BatchJobDependencies, 'leaseMs' | 'owner' | 'holder' | 'holderIsGone'> = {}): BatchApp {
   // Batch calls are already large: micro-batching would only add a hop. The session runs on a
   // worker thread so parsing the next chunk overlaps with scoring this one.
   const engine = new InferenceEngine(new ModelRepository(new S3BlobStore(s3, buckets.models)), { batching: false, worker: true });
