@@ -1,3 +1,4 @@
+import { boundedEcho } from '../data/echo';
 import { json, type HttpResponse } from './http';
 
 /** Machine-readable error codes of the API. */
@@ -35,10 +36,11 @@ export class ProtocolError extends Error {
  * `field` and `instance` are extensions that clients can branch on.
  */
 export function errorResponse(error: ProtocolError, requestId?: string): HttpResponse<string> {
+  // Messages and field names may quote the request: bounded here, whatever each check quoted.
   return json(error.status, {
-    error: error.message,
+    error: boundedEcho(error.message),
     code: error.code,
-    ...(error.location.field !== undefined ? { field: error.location.field } : {}),
+    ...(error.location.field !== undefined ? { field: boundedEcho(error.location.field, 200) } : {}),
     ...(error.location.instance !== undefined ? { instance: error.location.instance } : {}),
     ...(requestId ? { request_id: requestId } : {}),
   });
