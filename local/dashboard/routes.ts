@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BatchJobManifestSchema } from '../../core/batch/job-manifest';
+import { boundedEcho } from '../../core/data/echo';
 import { DataPrefixes } from '../../core/layout';
 import type { BlobStore } from '../../core/model/blob-store';
 import type { ModelRepository } from '../../core/model/registry';
@@ -80,7 +81,8 @@ export async function overview(sources: DashboardSources) {
   const batchJobs = [];
   for (const key of (await data.list(DataPrefixes.batchManifests)).slice(-50)) {
     const parsed = BatchJobManifestSchema.safeParse(await readJson(key).catch(() => null));
-    if (parsed.success) batchJobs.push({ key, ...parsed.data });
+    // Manifests written before errors were bounded may quote a whole input line.
+    if (parsed.success) batchJobs.push({ key, ...parsed.data, ...(parsed.data.error ? { error: boundedEcho(parsed.data.error) } : {}) });
   }
   const pipelineRuns = [];
   for (const key of (await data.list(DataPrefixes.pipeline)).filter((k) => k.endsWith('/state.json')).slice(-30)) {
