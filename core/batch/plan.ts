@@ -1,4 +1,5 @@
 import { type CsvRecord, RecordAssembler } from '../data/csv';
+import { DEFAULT_MAX_LINE_BYTES } from '../data/line-carry';
 import type { BatchKeys } from './layout';
 
 /** A byte range [start, end) of a CSV or JSONL input, cut at a record boundary. */
@@ -67,9 +68,15 @@ export class ByteRangePlanner {
   private readonly decoder = new TextDecoder();
   private readonly records: CsvRecord[] = [];
   private readonly parts: ByteRangePart[] = [];
-  /** Bytes before the current buffer. */
+  /** Bytes of the file before the current piece. */
   private offset = 0;
-  private carry: Uint8Array = new Uint8Array(0);
+  /**
+   * The unfinished last line, as the pieces it came in (concatenated once, when it ends: copying
+   * it into every new piece made a long line cost its square), and its length; past the scorer's
+   * line limit its bytes are dropped, since the scorer rejects such a line unread.
+   */
+  private carry: Uint8Array[] = [];
+  private carryLength = 0;
   /** Lines seen so far (the scorer's line counter). */
   private line = 0;
   private partStart = 0;
@@ -87,16 +94,33 @@ export class ByteRangePlanner {
 
   push(piece: Uint8Array): void {
     let bytes = piece;
-    if (this.carry.length) {
-      bytes = new Uint8Array(this.carry.length + piece.length);
-      bytes.set(this.carry);
-      bytes.set(piece, this.carry.length);
+    const base = this.offset - this.carryLength;
+    if (this.carryLength) {
+      const nl = piece.indexOf(NEWLINE);
+      if (nl < 0) {
+        this.carryMore(piece);
+        this.offset += piece.length;
+        return;
+      }
+      // The limit counts the line break, as the scorer's does.
+      if (this.carryLength + nl + 1 > DEFAULT_MAX_LINE_BYTES) {
+        this.endOverlongLine();
+        this.offset += nl + 1;
+        this.boundary(this.offset);
+        return this.push(piece.subarray(nl + 1));
+      }
+      bytes = new Uint8Array(this.carryLength + piece.length);
+      let at = 0;
+      for (const carried of this.carry) {
+        bytes.set(carried, at);
+        at += carried.length;
+      }
+      bytes.set(piece, at);
     }
     let start = 0;
     // The scorer drops a BOM the same way; the header decoded here must match its header.
     if (this.first && bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3;
     if (bytes.length) this.first = false;
-    const base = this.offset - this.carry.length;
     const csv = this.format === 'csv';
     let nextQuote = csv ? bytes.indexOf(QUOTE, start) : -1;
     // The line counter and the next cut are kept in locals: this loop runs once per row of the file.
@@ -122,7 +146,32 @@ export class ByteRangePlanner {
     }
     this.line = line;
     this.offset += piece.length;
-    this.carry = bytes.slice(start);
+    this.carry = [];
+    this.carryLength = 0;
+    this.carryMore(bytes.subarray(start));
+  }
+
+  /** Carries more of the unfinished line: a copy, since the source may reuse its buffer; nothing once past the line limit. */
+  private carryMore(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.carryLength += bytes.length;
+    if (this.carryLength > DEFAULT_MAX_LINE_BYTES) this.carry = [];
+    else this.carry.push(bytes.slice());
+  }
+
+  /** A line past the limit ended: the scorer rejects it unread, giving up a quoted record open before it (an overlong header fails the file). */
+  private endOverlongLine(): void {
+    this.line++;
+    this.carry = [];
+    this.carryLength = 0;
+    if (this.format !== 'csv') return;
+    if (!this.headerRange) {
+      this.headerBroken = true;
+      this.headerRange = { end: 0, lines: this.line };
+      return;
+    }
+    this.assembler.skip(this.line, { reason: 'too long', raw: '' }, this.records);
+    this.records.length = 0;
   }
 
   /** The parts, covering bytes [0, totalBytes); the header range for CSV (absent when the header is unreadable: one part then). */

@@ -1,6 +1,8 @@
 import { ByteWriter } from '../data/byte-writer';
 import { coerceFeature } from '../data/coerce';
 import { type CsvReaderOptions, type CsvRecord, csvField, csvLine, parseCsvRecord, RecordAssembler } from '../data/csv';
+import { boundedEcho } from '../data/echo';
+import { asBytes, bomLength, LineCarry, type OverlongLine, withoutBreak } from '../data/line-carry';
 import { scan, scanDecimal } from '../data/fast-number';
 import { classesOf, type Manifest } from '../model/manifest';
 import { type Chunk, ChunkPipeline } from './chunk-pipeline';
@@ -106,7 +108,7 @@ export async function scoreCsv(
   const reject = (row: RejectedRow) => rejected.add(row);
 
   const readHeader = async (record: CsvRecord) => {
-    if (!record.fields) throw new InvalidFileError(`line ${record.line}: the header row cannot be read: ${record.error}`);
+    if (!record.fields) throw new InvalidFileError(`line ${record.line}: the header row cannot be read: ${boundedEcho(record.error ?? 'malformed row')}`);
     header = record.fields.map((h) => h.trim());
     ({ roles, targets } = mapColumns(header, manifest));
     plan = {
@@ -243,6 +245,16 @@ export async function scoreCsv(
   };
 
   let lineNumber = options.lineOffset ?? 0;
+  const carry = new LineCarry(options.maxLineBytes);
+  const { maxLineBytes } = carry;
+
+  /** The next line, past the limit: rejected as one row (any record open before it given up), or the whole file when it is the header. */
+  const skipLine = async (line: OverlongLine) => {
+    lineNumber++;
+    if (!header) throw new InvalidFileError(`line ${lineNumber}: the header row is longer than ${maxLineBytes} bytes (the limit)`);
+    assembler.skip(lineNumber, line, assembled);
+    await drainAssembled();
+  };
 
   /** Scores the complete lines of `bytes` from `start`; returns where the unfinished last line starts. */
   const scoreLines = async (bytes: Uint8Array, start: number): Promise<number> => {
@@ -252,7 +264,8 @@ export async function scoreCsv(
     const complete = bytes.lastIndexOf(NEWLINE) + 1;
     for (;;) {
       if (header && !assembler.open && start < complete) {
-        const newline = fastRow(lineNumber + 1, bytes, start, complete);
+        // Nor past maxLineBytes - 1, so no row it ends is past the limit (a CRLF row's newline can sit at its limit): the general path rejects those.
+        const newline = fastRow(lineNumber + 1, bytes, start, Math.min(complete, start + maxLineBytes - 1));
         if (newline >= 0) {
           lineNumber++;
           start = newline + 1;
@@ -266,6 +279,11 @@ export async function scoreCsv(
       }
       const nl = bytes.indexOf(NEWLINE, start);
       if (nl < 0) return start;
+      if (nl + 1 - start > maxLineBytes) {
+        await skipLine(carry.tooLong(bytes, start, nl + 1));
+        start = nl + 1;
+        continue;
+      }
       const end = nl > start && bytes[nl - 1] === CARRIAGE_RETURN ? nl - 1 : nl;
       lineNumber++;
       if (nextQuote >= 0 && nextQuote < start) nextQuote = bytes.indexOf(QUOTE, start);
@@ -283,34 +301,30 @@ export async function scoreCsv(
     }
   };
 
-  let carry: Uint8Array = new Uint8Array(0);
   let first = true;
   for await (const piece of source) {
-    // A plain Uint8Array view, whatever the source yields (Buffer, say): one shape keeps the parser's optimized code.
-    let bytes = typeof piece === 'string' ? new TextEncoder().encode(piece) : new Uint8Array(piece.buffer, piece.byteOffset, piece.byteLength);
-    if (carry.length) {
-      // Only the line that straddles the two pieces is copied, not the whole piece.
+    const bytes = asBytes(piece);
+    let start = 0;
+    if (carry.carrying) {
+      // The carried line ends at this piece's first newline: searching the new piece only keeps a long line's cost linear.
       const nl = bytes.indexOf(NEWLINE);
-      const head = new Uint8Array(carry.length + (nl < 0 ? bytes.length : nl + 1));
-      head.set(carry);
-      head.set(bytes.subarray(0, head.length - carry.length), carry.length);
       if (nl < 0) {
-        carry = head;
+        carry.add(bytes);
         continue;
       }
-      carry = head.subarray(await scoreLines(head, 0));
-      bytes = bytes.subarray(nl + 1);
-    }
-    let start = 0;
-    if (first && bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3;
+      const line = carry.take(bytes, nl + 1);
+      if (line instanceof Uint8Array) await scoreLines(line, 0);
+      else await skipLine(line);
+      start = nl + 1;
+    } else if (first) start = bomLength(bytes);
     if (bytes.length) first = false;
-    start = await scoreLines(bytes, start);
-    carry = bytes.slice(start);
+    carry.add(bytes, await scoreLines(bytes, start));
     await rejected.flushIfLarge();
   }
-  if (carry.length) {
-    const end = carry[carry.length - 1] === CARRIAGE_RETURN ? carry.length - 1 : carry.length;
-    assembler.push(++lineNumber, decoder.decode(carry.subarray(0, end)), assembled);
+  if (carry.carrying) {
+    const line = carry.take(new Uint8Array(0), 0);
+    if (line instanceof Uint8Array) assembler.push(++lineNumber, decoder.decode(withoutBreak(line)), assembled);
+    else await skipLine(line);
   }
   assembler.end(assembled);
   await drainAssembled();
@@ -335,13 +349,13 @@ function matchLevel(levels: readonly { readonly bytes: Uint8Array; readonly inde
 function mapColumns(header: readonly string[], manifest: Manifest) {
   const seen = new Set<string>();
   for (const name of header) {
-    if (seen.has(name)) throw new InvalidFileError(`the header names column "${name}" twice`);
+    if (seen.has(name)) throw new InvalidFileError(`the header names column "${boundedEcho(name)}" twice`);
     seen.add(name);
   }
   const features = manifest.input.features;
   const missing = features.filter((f) => !seen.has(f.name)).map((f) => f.name);
   if (missing.length) {
-    throw new InvalidFileError(`the header lacks feature column(s) ${missing.join(', ')} required by ${manifest.name} ${manifest.version}; it has ${header.join(', ')}`);
+    throw new InvalidFileError(`the header lacks feature column(s) ${boundedEcho(missing.join(', '))} required by ${manifest.name} ${manifest.version}; it has ${boundedEcho(header.join(', '))}`);
   }
   const roles: Role[] = [];
   const targets: number[] = [];

@@ -1,4 +1,5 @@
 import { coerceFeature } from '../data/coerce';
+import { readLines } from '../data/line-carry';
 import { classesOf } from '../model/manifest';
 import { ChunkPipeline } from './chunk-pipeline';
 import { fixed6, type RejectedRow, RejectedRows, type ScoreCounts, type Scorer, type TextSink } from './scorer';
@@ -96,39 +97,33 @@ export async function scoreRecords(
   return counts;
 }
 
-/** Splits a stream of bytes into JSONL records (one JSON object per line; blank lines skipped). */
-export async function* readJsonl(source: AsyncIterable<Uint8Array | string>, options: { readonly lineOffset?: number } = {}): AsyncGenerator<InputRecord[]> {
-  const decoder = new TextDecoder();
-  let carry = '';
+/**
+ * Splits a stream of bytes into JSONL records (one JSON object per line; blank lines skipped).
+ * A line longer than `maxLineBytes` (its line break included; 1 MiB by default, where a record
+ * of 1,000 numeric features is about 20 KB) is a record with an error, its bytes skipped, not kept.
+ */
+export async function* readJsonl(source: AsyncIterable<Uint8Array | string>, options: { readonly lineOffset?: number; readonly maxLineBytes?: number } = {}): AsyncGenerator<InputRecord[]> {
   // Lines before the source's first line: a part of a split file numbers lines as the file does.
   let line = options.lineOffset ?? 0;
-  const parse = (text: string, out: InputRecord[]) => {
-    line++;
-    const trimmed = text.endsWith('\r') ? text.slice(0, -1) : text;
-    if (trimmed.trim() === '') return;
-    try {
-      const value: unknown = JSON.parse(trimmed);
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) out.push({ line, raw: trimmed, error: 'a JSONL line must be a JSON object keyed by feature name' });
-      else out.push({ line, raw: trimmed, value: value as Record<string, unknown> });
-    } catch (error) {
-      out.push({ line, raw: trimmed, error: `not valid JSON: ${(error as Error).message}` });
-    }
-  };
-  for await (const chunk of source) {
-    const text = carry + (typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
+  for await (const lines of readLines(source, options.maxLineBytes)) {
     const records: InputRecord[] = [];
-    let start = 0;
-    for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
-      parse(text.slice(start, end), records);
-      start = end + 1;
+    for (const text of lines) {
+      line++;
+      if (typeof text !== 'string') records.push({ line, raw: text.raw, error: text.reason });
+      else if (text.trim() !== '') records.push(parseJsonl(line, text));
     }
-    carry = text.slice(start);
     if (records.length) yield records;
   }
-  const records: InputRecord[] = [];
-  const tail = carry + decoder.decode();
-  if (tail.length) parse(tail, records);
-  if (records.length) yield records;
+}
+
+function parseJsonl(line: number, text: string): InputRecord {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return { line, raw: text, error: 'a JSONL line must be a JSON object keyed by feature name' };
+    return { line, raw: text, value: value as Record<string, unknown> };
+  } catch (error) {
+    return { line, raw: text, error: `not valid JSON: ${(error as Error).message}` };
+  }
 }
 
 /** Makes a Parquet value JSON- and model-friendly: bigint → number, Date → ISO string. */

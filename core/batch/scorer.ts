@@ -1,5 +1,6 @@
 import { csvField } from '../data/csv';
 import type { ByteWriter } from '../data/byte-writer';
+import { boundedEcho } from '../data/echo';
 import { classesOf, type Manifest } from '../model/manifest';
 import type { Matrix } from '../model/onnx-session';
 import type { BatchScores } from '../model/predictor';
@@ -23,6 +24,7 @@ export interface RejectedRow {
   readonly line: number;
   readonly reason: string;
   readonly field?: string;
+  /** The row's text; the errors file shows its first MAX_ECHO_CHARS characters. */
   readonly raw: string;
 }
 
@@ -49,9 +51,10 @@ export class RejectedRows {
     private readonly counts: { rejected: number },
   ) {}
 
+  /** Buffers `row` with its raw text cut to MAX_ECHO_CHARS: its line number finds the rest in the input. */
   add(row: RejectedRow): void {
     this.counts.rejected++;
-    this.text += `${JSON.stringify(row)}\n`;
+    this.text += `${JSON.stringify({ ...row, raw: boundedEcho(row.raw) })}\n`;
   }
 
   /** Writes what is buffered. */

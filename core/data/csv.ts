@@ -9,6 +9,8 @@
  * Records are yielded in arrays, one per input chunk, to keep per-row overhead low.
  */
 
+import { type OverlongLine, readLines } from './line-carry';
+
 /** One data record of a CSV file, or the reason it could not be read. */
 export interface CsvRecord {
   /** 1-based physical line number where the record starts (the header is line 1). */
@@ -29,6 +31,12 @@ export interface CsvReaderOptions {
    * @default 100
    */
   readonly maxRecordLines?: number;
+  /**
+   * Most bytes a line may have, its line break included: a longer line is rejected as one
+   * record and its bytes are skipped, not kept. A row of 1,000 numeric features is about 20 KB.
+   * @default 1048576 (1 MiB)
+   */
+  readonly maxLineBytes?: number;
 }
 
 /** Parses one logical record; returns null fields with a reason on malformed quoting, or 'open' when a quoted field continues on the next line. */
@@ -120,9 +128,18 @@ export class RecordAssembler {
     else out.push({ line: this.pendingStart, raw: text, fields: parsed.fields });
   }
 
-  /** At the end of input: rejects any open record's first line and reads the rest again, until none is open. */
-  end(out: CsvRecord[]): void {
-    while (this.pending.length) this.giveUp('unclosed quote: the file ends inside a quoted field', out);
+  /**
+   * At the end of input, or before a line that is not read: rejects any open record's first
+   * line and reads the rest again, until none is open.
+   */
+  end(out: CsvRecord[], reason = 'unclosed quote: the file ends inside a quoted field'): void {
+    while (this.pending.length) this.giveUp(reason, out);
+  }
+
+  /** Takes a line that is not read (longer than the limit): no record continues past it. */
+  skip(lineNumber: number, line: OverlongLine, out: CsvRecord[]): void {
+    this.end(out, `unclosed quote: the quoted field is not closed before line ${lineNumber}, which is too long to read`);
+    out.push({ line: lineNumber, raw: line.raw, fields: null, error: line.reason });
   }
 
   private giveUp(reason: string, out: CsvRecord[]): void {
@@ -137,30 +154,24 @@ export class RecordAssembler {
 /**
  * Reads CSV records from a stream of bytes or text, in arrays (one per input chunk, to keep
  * per-row overhead low). Blank lines are skipped; a UTF-8 byte-order mark is dropped.
- * Memory is bounded by the chunk size plus one record.
+ * Memory is bounded by the chunk size plus one record of at most `maxRecordLines` lines of `maxLineBytes`.
  */
 export async function* readCsv(
   source: AsyncIterable<Uint8Array | string>,
   options: CsvReaderOptions = {},
 ): AsyncGenerator<CsvRecord[]> {
-  const decoder = new TextDecoder('utf-8', { ignoreBOM: false });
   const assembler = new RecordAssembler(options);
-  let carry = '';
   let lineNumber = 0;
-  for await (const chunk of source) {
-    const text = carry + (typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
+  for await (const lines of readLines(source, options.maxLineBytes)) {
     const records: CsvRecord[] = [];
-    let start = 0;
-    for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
-      assembler.push(++lineNumber, text.charCodeAt(end - 1) === 13 ? text.slice(start, end - 1) : text.slice(start, end), records);
-      start = end + 1;
+    for (const line of lines) {
+      lineNumber++;
+      if (typeof line === 'string') assembler.push(lineNumber, line, records);
+      else assembler.skip(lineNumber, line, records);
     }
-    carry = text.slice(start);
     if (records.length) yield records;
   }
-  const tail = carry + decoder.decode();
   const records: CsvRecord[] = [];
-  if (tail.length) assembler.push(++lineNumber, tail.endsWith('\r') ? tail.slice(0, -1) : tail, records);
   assembler.end(records);
   if (records.length) yield records;
 }

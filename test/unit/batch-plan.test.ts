@@ -11,6 +11,35 @@ function plan(format: 'csv' | 'jsonl', text: string, partBytes: number, piece = 
   return { ...planner.finish(), bytes };
 }
 
+describe('ByteRangePlanner on a line past the line limit', () => {
+  const long = 'x'.repeat((1 << 20) + 10);
+
+  it('cuts after it, counting it as one line, with its bytes never kept whole', () => {
+    const { parts } = plan('csv', `id,age\n${long}\nc,2\nd,3\n`, 100, 64 * 1024);
+
+    expect(parts.map((p) => p.kind === 'bytes' && p.firstLine)).toEqual([1, 3]);
+  });
+
+  it('plans it in time linear in its length', () => {
+    const time = (mb: number) => {
+      const started = performance.now();
+      plan('jsonl', `${'y'.repeat(mb << 20)}\n{}\n`, 1 << 30, 64 * 1024);
+      return performance.now() - started;
+    };
+    time(1);
+    // Best of three against noise; linear is about 4, the old quadratic carry about 16.
+    const ratio = Math.min(...[0, 1, 2].map(() => time(16))) / Math.min(...[0, 1, 2].map(() => time(4)));
+    expect(ratio).toBeLessThan(8);
+  });
+
+  it('fails the header for a CSV whose first line is past the limit: one part, which the scorer fails', () => {
+    const { parts, header } = plan('csv', `${long}\n1\n2\n`, 1, 64 * 1024);
+
+    expect(parts).toHaveLength(1);
+    expect(header).toBeUndefined();
+  });
+});
+
 describe('ByteRangePlanner on CSV', () => {
   const csv = 'id,age\r\n"a\nb",1\r\nc,2\r\n"d\n\ne",3\r\nf,4\r\n';
 

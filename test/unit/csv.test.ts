@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { csvLine, parseCsvRecord, readCsv, type CsvRecord } from '../../core/data/csv';
+import { csvLine, parseCsvRecord, readCsv, type CsvReaderOptions, type CsvRecord } from '../../core/data/csv';
 
-async function readAll(text: string | string[], maxRecordLines?: number): Promise<CsvRecord[]> {
+async function readAll(text: string | string[], options: CsvReaderOptions = {}): Promise<CsvRecord[]> {
   const chunks = Array.isArray(text) ? text : [text];
   async function* source() {
     for (const chunk of chunks) yield new TextEncoder().encode(chunk);
   }
   const records: CsvRecord[] = [];
-  for await (const batch of readCsv(source(), { maxRecordLines })) records.push(...batch);
+  for await (const batch of readCsv(source(), options)) records.push(...batch);
   return records;
 }
 
@@ -67,7 +67,7 @@ describe('readCsv', () => {
   });
 
   it('rejects only the line of an unclosed quote and reads the rows after it', async () => {
-    const records = await readAll('a,b\n1,"oops\n2,ok\n3,ok\n', 2);
+    const records = await readAll('a,b\n1,"oops\n2,ok\n3,ok\n', { maxRecordLines: 2 });
     expect(records.map((r) => [r.line, r.fields, r.error !== undefined])).toEqual([
       [1, ['a', 'b'], false],
       [2, null, true],
@@ -89,6 +89,32 @@ describe('readCsv', () => {
   it('reassembles rows and multi-byte characters split across chunks', async () => {
     const records = await readAll(['a,b\n1,caf', 'é\n2,', '3\n']);
     expect(records.map((r) => r.fields)).toEqual([['a', 'b'], ['1', 'café'], ['2', '3']]);
+  });
+
+  it('rejects a line longer than maxLineBytes as one record, keeping only its start, and numbers the lines after it as before', async () => {
+    const text = `a,b\n1,2\n${'x'.repeat(50)}\n3,4\n${'y'.repeat(30)}`;
+    for (const chunks of [[text], text.match(/[^]{1,7}/g)!]) {
+      const records = await readAll(chunks, { maxLineBytes: 20 });
+      expect(records.map((r) => [r.line, r.fields, r.error])).toEqual([
+        [1, ['a', 'b'], undefined],
+        [2, ['1', '2'], undefined],
+        [3, null, 'the line is longer than 20 bytes (the limit): it has 51, of which the first 20 are shown'],
+        [4, ['3', '4'], undefined],
+        [5, null, 'the line is longer than 20 bytes (the limit): it has 30, of which the first 20 are shown'],
+      ]);
+      expect([records[2]!.raw, records[4]!.raw]).toEqual(['x'.repeat(20), 'y'.repeat(20)]);
+    }
+  });
+
+  it('gives up a quoted field still open before an overlong line, and reads the lines between again', async () => {
+    const records = await readAll(`a,b\n1,"open\n2,ok\n${'x'.repeat(50)}\n3,4\n`, { maxLineBytes: 20 });
+    expect(records.map((r) => [r.line, r.fields, r.error])).toEqual([
+      [1, ['a', 'b'], undefined],
+      [2, null, 'unclosed quote: the quoted field is not closed before line 4, which is too long to read'],
+      [3, ['2', 'ok'], undefined],
+      [4, null, 'the line is longer than 20 bytes (the limit): it has 51, of which the first 20 are shown'],
+      [5, ['3', '4'], undefined],
+    ]);
   });
 
   it('keeps the raw text of a malformed record for the errors file', async () => {
