@@ -32,7 +32,8 @@ export async function ensureDemoModel(models: ModelRepository, data: BlobStore, 
   await models.writeRegistry({
     name: DEMO_MODEL.name,
     serving: DEMO_MODEL.version,
-    versions: [{ version: DEMO_MODEL.version, status: 'serving', createdAt: pkg.manifest.createdAt, note: 'bootstrapped demo model' }],
+    // The digest makes an edited demo package (its manifest, its classes) refused at load, as a registered version's.
+    versions: [{ version: DEMO_MODEL.version, status: 'serving', createdAt: pkg.manifest.createdAt, note: 'bootstrapped demo model', digest: pkg.digest }],
   });
   log(`demo model ready: accuracy ${pkg.manifest.metrics.accuracy?.toFixed(3)} on held-out rows`);
 }

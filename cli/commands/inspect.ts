@@ -9,7 +9,7 @@ import { openPackage } from '../args';
 export function registerInspect(program: Command): void {
   program
     .command('inspect')
-    .description('Show a package: manifest, metrics, files and baseline summary (verifies every file hash).')
+    .description('Show a package: manifest, metrics, files and baseline summary (verifies every file hash; refuses links, devices and oversized files).')
     .argument('<package>', 'package folder')
     .option('--json', 'print the manifest as JSON')
     .action(async (location, o) => {
@@ -26,6 +26,8 @@ export function registerInspect(program: Command): void {
       console.log(table([['name', 'type', 'accepts'], ...m.input.features.map((f) => [f.name, f.type, describeFeature(f)])]));
       if (Object.keys(m.metrics).length) console.log(`\n${table([['metric', 'value'], ...Object.entries(m.metrics)])}`);
       console.log(`\n${table([['file', 'size', 'sha256'], ...Object.entries(m.files).map(([name, f]) => [name, formatBytes(f.bytes), `${f.sha256.slice(0, 16)}…`])])}`);
+      // The digest a registry records when the version is registered, to compare with registry.json.
+      if (pkg.digest) console.log(`package digest: ${pkg.digest}`);
       const baseline = packageJson<unknown>(pkg, PackageFiles.baseline);
       if (baseline) {
         const b = BaselineSchema.parse(baseline);

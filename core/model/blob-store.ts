@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { link, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { constants, type Stats } from 'node:fs';
+import { link, lstat, mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 
 /** Raised by a BlobStore when a key does not exist. */
 export class BlobNotFoundError extends Error {
@@ -18,6 +19,13 @@ export interface BlobStore {
   /** Human-readable location of a key, for error messages and manifests. */
   describe(key: string): string;
   read(key: string): Promise<Uint8Array>;
+  /**
+   * Reads a key after `accept` has seen what it is and how large (learnt before a byte is read:
+   * lstat of a file, Content-Length of an object), so a reader can refuse a symbolic link, a
+   * device or an oversized object without reading it; `accept` throws to refuse. Only a regular
+   * file's bytes are ever returned, and no more of them than the size `accept` saw.
+   */
+  readChecked(key: string, accept: (info: BlobInfo) => void): Promise<Uint8Array>;
   write(key: string, body: Uint8Array | string): Promise<void>;
   /**
    * Writes a key only if it does not exist yet, atomically: of two concurrent creates of the
@@ -34,6 +42,13 @@ export interface BlobStore {
   replace(key: string, body: Uint8Array | string, version: string | null): Promise<boolean>;
   /** Keys under a prefix, in lexicographic order. */
   list(prefix: string): Promise<string[]>;
+}
+
+/** What an object is, as far as its store can tell before reading it (S3 holds only files). */
+export interface BlobInfo {
+  readonly kind: 'file' | 'directory' | 'symlink' | 'device' | 'other';
+  /** Its size; Infinity when the store cannot tell. */
+  readonly bytes: number;
 }
 
 /** An object's content and the tag of that content. */
@@ -59,6 +74,12 @@ export class PrefixedStore implements BlobStore {
 
   read(key: string): Promise<Uint8Array> {
     return this.inner.read(this.prefix + key).catch((error) => {
+      throw error instanceof BlobNotFoundError ? new BlobNotFoundError(key) : error;
+    });
+  }
+
+  readChecked(key: string, accept: (info: BlobInfo) => void): Promise<Uint8Array> {
+    return this.inner.readChecked(this.prefix + key, accept).catch((error) => {
       throw error instanceof BlobNotFoundError ? new BlobNotFoundError(key) : error;
     });
   }
@@ -98,6 +119,38 @@ export class DirectoryStore implements BlobStore {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new BlobNotFoundError(key);
       throw error;
+    }
+  }
+
+  async readChecked(key: string, accept: (info: BlobInfo) => void): Promise<Uint8Array> {
+    const path = join(this.root, key);
+    const outside = relative(this.root, path);
+    if (outside === '' || outside === '..' || outside.startsWith(`..${sep}`) || isAbsolute(outside)) throw new Error(`${key}: not a key inside ${this.root}`);
+    // lstat first, so a symbolic link, a device or a FIFO is refused without being opened
+    // (opening some devices has effects of its own; reading /dev/zero never ends).
+    const seen = await lstat(path).catch((error: NodeJS.ErrnoException) => {
+      throw error.code === 'ENOENT' ? new BlobNotFoundError(key) : error;
+    });
+    accept(infoOf(seen));
+    if (!seen.isFile()) throw new Error(`${path}: not a regular file`);
+    // O_NOFOLLOW and the same-inode check close the gap between lstat and open: a file swapped
+    // for a link or another file meanwhile is refused instead of read.
+    const handle = await open(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
+    try {
+      const opened = await handle.stat();
+      if (!opened.isFile() || opened.ino !== seen.ino || opened.dev !== seen.dev) throw new Error(`${path}: changed while it was being opened`);
+      // At most the size accepted: a file that grows meanwhile is read no further (its hash then
+      // tells it changed); one that shrinks ends early.
+      const bytes = new Uint8Array(Math.min(seen.size, opened.size));
+      let filled = 0;
+      while (filled < bytes.length) {
+        const { bytesRead } = await handle.read(bytes, filled, bytes.length - filled, filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return filled === bytes.length ? bytes : bytes.subarray(0, filled);
+    } finally {
+      await handle.close();
     }
   }
 
@@ -179,6 +232,12 @@ export class DirectoryStore implements BlobStore {
     }
     return entries.filter((key) => key.startsWith(prefix)).sort();
   }
+}
+
+/** What a file system entry is, for {@link BlobStore.readChecked}. */
+function infoOf(stats: Stats): BlobInfo {
+  const kind = stats.isFile() ? 'file' : stats.isDirectory() ? 'directory' : stats.isSymbolicLink() ? 'symlink' : stats.isCharacterDevice() || stats.isBlockDevice() ? 'device' : 'other';
+  return { kind, bytes: stats.size };
 }
 
 /** A lock file older than this was left by a writer that died: its read-modify-write takes milliseconds. */

@@ -40,6 +40,42 @@ const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex sha25
 
 const featureName = z.string().min(1).max(128);
 
+/** Longest package file name: NAME_MAX of common file systems. */
+const MAX_FILE_NAME_LENGTH = 255;
+
+/**
+ * Why a name is not a plain file name inside a package, or null when it is one. A package is
+ * one flat folder (or S3 prefix): a name with a separator, a `.`/`..` segment, a drive letter or
+ * a control character would let a manifest point readers at files outside it, or break the
+ * one-line errors that quote it. The manifest schema and every package reader use this check.
+ */
+export function fileNameProblem(name: string): string | null {
+  if (name === '') return 'is empty';
+  if (name.includes('/') || name.includes('\\')) return 'contains a path separator; a package holds plain file names';
+  if (name === '.' || name.includes('..')) return 'is "." or contains ".."';
+  if (/^[A-Za-z]:/.test(name)) return 'is an absolute (drive) path';
+  if (/[\u0000-\u001f\u007f]/.test(name)) return 'contains a control character (NUL, newline, …)';
+  if (name.length > MAX_FILE_NAME_LENGTH) return `is longer than ${MAX_FILE_NAME_LENGTH} characters`;
+  return null;
+}
+
+/** A value quoted for an error message: JSON-escaped (NUL and newlines stay visible, the message stays one line) and truncated. */
+export function quoteValue(value: string, max = 60): string {
+  return JSON.stringify(value.length > max ? `${value.slice(0, max)}…` : value);
+}
+
+/** The issue with a package file name, quoting it, or null when it is a plain name. */
+function fileNameIssue(name: string): string | null {
+  const problem = fileNameProblem(name);
+  return problem && `${quoteValue(name)} ${problem}`;
+}
+
+/** A file name inside the package; the issue names the bad value (see fileNameProblem). */
+const packageFileName = z.string().superRefine((name, ctx) => {
+  const message = fileNameIssue(name);
+  if (message) ctx.addIssue({ code: 'custom', message });
+});
+
 export const NumericFeatureSchema = z
   .object({
     name: featureName,
@@ -72,12 +108,12 @@ export const FileEntrySchema = z.object({ sha256, bytes: z.number().int().nonneg
 /** Summary of the package's int8 model; the full report is the file named by `report`. */
 export const QuantizationSummarySchema = z.object({
   /** The int8 model file, or null when no layer could be quantized. */
-  file: z.string().min(1).nullable(),
+  file: packageFileName.nullable(),
   mode: z.enum(['dynamic', 'static']),
   /** Whether the int8 model passed its gate; only then may it serve. */
   servable: z.boolean(),
   /** The package file holding the full quantization report. */
-  report: z.string().min(1),
+  report: packageFileName,
   /** Failed gate checks, one line each; empty when servable. */
   failures: z.array(z.string()).default([]),
 });
@@ -113,7 +149,12 @@ export const ManifestSchema = z
     createdAt: z.iso.datetime(),
     /** How the model was made: trainer settings, or the tool that exported an imported model. */
     provenance: z.record(z.string(), z.unknown()).default({}),
-    files: z.record(z.string(), FileEntrySchema),
+    /** Every file of the package but the manifest, by plain file name (no folders, see fileNameProblem). */
+    files: z.record(z.string(), FileEntrySchema).superRefine((files, ctx) => {
+      // Checked here rather than as the record's key schema: zod would put the raw key in the
+      // issue path, unquoted and untruncated; this way the path is `files` and the value is quoted.
+      for (const message of Object.keys(files).map(fileNameIssue)) if (message) ctx.addIssue({ code: 'custom', message });
+    }),
     quantization: QuantizationSummarySchema.optional(),
   })
   .superRefine((m, ctx) => {

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { ModelLayout } from '../layout';
 import { BlobNotFoundError, type BlobStore, PrefixedStore } from './blob-store';
-import { loadPackage, type ModelPackage } from './model-package';
+import { InvalidPackageError } from './manifest';
+import { loadPackage, type ModelPackage, type PackageReadOptions } from './model-package';
 
 /** Lifecycle of a model version in the registry. */
 export const VersionStatusSchema = z.enum(['candidate', 'approved', 'canary', 'serving', 'retired', 'rejected']);
@@ -31,6 +32,12 @@ export const RegistrySchema = z.object({
       note: z.string().optional(),
       /** The pipeline run that produced it, if any. */
       runId: z.string().optional(),
+      /**
+       * The package digest (see packageDigest in model-package.ts) recorded when the version was
+       * registered; loading refuses a package whose digest differs. Versions registered before
+       * digests existed have none and load as before, checked against their manifest's file hashes only.
+       */
+      digest: z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex sha256').optional(),
     }),
   ),
   /** Versions that served before the current one, most recent last: what rollback returns to. */
@@ -48,6 +55,25 @@ export type Canary = z.infer<typeof CanarySchema>;
 export interface Routing {
   readonly serving: string;
   readonly canary: { readonly version: string; readonly weight: number } | null;
+}
+
+/**
+ * Raised when a registered version's package no longer has the digest recorded at registration:
+ * its manifest or a file was changed afterwards (by hand, by a tool, or by an attacker).
+ */
+export class PackageChangedError extends InvalidPackageError {
+  constructor(
+    readonly model: string,
+    readonly version: string,
+    location: string,
+  ) {
+    // No single file is to blame, so the version stands where InvalidPackageError names a file.
+    super(
+      `model "${model}" version ${version}`,
+      `the package digest differs from the one recorded when the version was registered; its manifest or a file changed since registration (${location})`,
+    );
+    this.name = 'PackageChangedError';
+  }
 }
 
 /** Raised when a model or version does not exist; the API maps it to 404. */
@@ -122,7 +148,10 @@ function serializeRegistry(registry: RegistryInput): string {
  * per model. The same code reads a local folder and the model bucket.
  */
 export class ModelRepository implements ModelSource {
-  constructor(readonly store: BlobStore) {}
+  constructor(
+    readonly store: BlobStore,
+    private readonly options: PackageReadOptions = {},
+  ) {}
 
   /** Names of the models with at least one package. */
   async listModels(): Promise<string[]> {
@@ -211,13 +240,30 @@ export class ModelRepository implements ModelSource {
     return new PrefixedStore(this.store, ModelLayout.package(name, version));
   }
 
-  /** Loads and verifies one version's package. */
+  /**
+   * Loads and verifies one version's package: every file against the manifest's hashes, and the
+   * whole package against the digest the registry recorded when the version was registered
+   * (a version registered before digests existed has none and is not refused for it).
+   */
   async load(name: string, version: string): Promise<ModelPackage> {
-    const versions = await this.listVersions(name);
+    const [versions, registry] = await Promise.all([this.listVersions(name), this.readRegistry(name)]);
     if (!versions.includes(version)) {
       if (versions.length === 0) throw new ModelNotFoundError(name);
       throw new ModelNotFoundError(name, version);
     }
-    return loadPackage(this.packageStore(name, version));
+    const pkg = await loadPackage(this.packageStore(name, version), this.options);
+    const recorded = registry?.versions.find((v) => v.version === version)?.digest;
+    if (recorded !== undefined && pkg.digest !== recorded) throw new PackageChangedError(name, version, pkg.location);
+    return pkg;
+  }
+
+  /**
+   * The digest of a version's package as it is now, its files verified against its manifest:
+   * what registering the version records. Not checked against a digest recorded before, since
+   * registering again (after the pipeline quantized the version, say) replaces it.
+   */
+  async digestOf(name: string, version: string): Promise<string> {
+    const pkg = await loadPackage(this.packageStore(name, version), this.options);
+    return pkg.digest!;
   }
 }

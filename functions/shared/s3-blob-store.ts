@@ -1,5 +1,5 @@
 import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { BlobNotFoundError, type BlobStore, type Versioned } from '../../core/model/blob-store';
+import { type BlobInfo, BlobNotFoundError, type BlobStore, type Versioned } from '../../core/model/blob-store';
 
 /** A BlobStore over one S3 bucket (or the embedded S3 locally); PutObject is atomic, so no temporary keys are needed. */
 export class S3BlobStore implements BlobStore {
@@ -12,14 +12,28 @@ export class S3BlobStore implements BlobStore {
     return `s3://${this.bucket}/${key}`;
   }
 
-  async read(key: string): Promise<Uint8Array> {
+  read(key: string): Promise<Uint8Array> {
+    return this.readChecked(key, () => {});
+  }
+
+  async readChecked(key: string, accept: (info: BlobInfo) => void): Promise<Uint8Array> {
+    let response;
     try {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return await response.Body!.transformToByteArray();
+      response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (error) {
       if (error instanceof NoSuchKey || (error as { name?: string }).name === 'NoSuchKey') throw new BlobNotFoundError(key);
       throw error;
     }
+    // The size comes with the response headers, before the body: a refused object is never
+    // downloaded, its connection is dropped instead. An S3 object is always a plain file.
+    const body = response.Body!;
+    try {
+      accept({ kind: 'file', bytes: response.ContentLength ?? Number.POSITIVE_INFINITY });
+    } catch (error) {
+      (body as { destroy?: () => void }).destroy?.();
+      throw error;
+    }
+    return body.transformToByteArray();
   }
 
   async write(key: string, body: Uint8Array | string): Promise<void> {

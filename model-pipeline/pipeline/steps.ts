@@ -11,7 +11,7 @@ import { parseCsvTable, type Table } from '../data/table';
 import { evaluateTable } from '../evaluate/evaluate';
 import { importModel } from '../import/import-model';
 import { quantizePackage } from '../quantize/quantize-package';
-import { abortCanary, claimVersion, promote, promoteCanary, setStatus, startCanary } from '../registry/registry-ops';
+import { abortCanary, claimVersion, promote, promoteCanary, registerVersion, setStatus, startCanary } from '../registry/registry-ops';
 import { trainPackage } from '../train/train-package';
 import type { ModelKind } from '../train/trainer';
 import { type CanaryThresholds, decideCanary, type VersionWindowStats } from './canary';
@@ -296,14 +296,18 @@ export const gate: Step = async (ctx, state) => {
   return { state: { ...state, gate: { passed, reasons } }, summary: passed ? `passed: ${evaluation.metric} ${evaluation.candidate.toFixed(4)} vs ${evaluation.serving.toFixed(4)}` : `failed: ${reasons.join('; ')}` };
 };
 
-/** Records the gate's verdict in the registry: approved, or rejected (never served). */
+/**
+ * Records the gate's verdict in the registry: approved, or rejected (never served), with the
+ * package digest of the candidate as it was judged. Train and importArtifact list the candidate
+ * without one because quantize still adds files to it; from here on nothing may change it.
+ */
 export const register: Step = async (ctx, state) => {
   const candidate = state.candidateVersion!;
   if (state.gate!.passed) {
-    await setStatus(ctx.models, state.model, candidate, 'approved', `passed the gate in run ${state.runId}`, state.runId);
+    await registerVersion(ctx.models, state.model, candidate, 'approved', `passed the gate in run ${state.runId}`, state.runId);
     return { state, summary: `${candidate} approved` };
   }
-  await setStatus(ctx.models, state.model, candidate, 'rejected', state.gate!.reasons.join('; '), state.runId);
+  await registerVersion(ctx.models, state.model, candidate, 'rejected', state.gate!.reasons.join('; '), state.runId);
   return { state: { ...state, outcome: 'rejected' }, summary: `${candidate} rejected` };
 };
 

@@ -34,11 +34,34 @@ export async function claimVersion(models: ModelRepository, name: string, runId:
   throw new Error(`could not claim a version of "${name}" for run ${runId} after 100 attempts`);
 }
 
-/** Records a version (new, or with a new status) with a note saying why. */
+/** Records a version (new, or with a new status) with a note saying why; a digest recorded before is kept. */
 export async function setStatus(models: ModelRepository, name: string, version: string, status: VersionStatus, note: string, runId?: string): Promise<Registry> {
+  return recordVersion(models, name, version, { status, note, runId });
+}
+
+/**
+ * Registers a version as its package is now: records the status and the package digest, which
+ * every later load of the version checks (a changed manifest or file is then refused). The
+ * package is read and its files verified first, so a broken package is never registered.
+ */
+export async function registerVersion(models: ModelRepository, name: string, version: string, status: VersionStatus, note: string, runId?: string): Promise<Registry> {
+  const digest = await models.digestOf(name, version);
+  return recordVersion(models, name, version, { status, note, runId, digest });
+}
+
+function recordVersion(models: ModelRepository, name: string, version: string, change: { status: VersionStatus; note: string; runId?: string; digest?: string }): Promise<Registry> {
   return models.updateRegistry(name, (registry) => {
     const existing = registry.versions.find((v) => v.version === version);
-    const entry = { version, status, createdAt: existing?.createdAt ?? new Date().toISOString(), note, ...(runId ?? existing?.runId ? { runId: runId ?? existing?.runId } : {}) };
+    const runId = change.runId ?? existing?.runId;
+    const digest = change.digest ?? existing?.digest;
+    const entry = {
+      version,
+      status: change.status,
+      createdAt: existing?.createdAt ?? new Date().toISOString(),
+      note: change.note,
+      ...(runId ? { runId } : {}),
+      ...(digest ? { digest } : {}),
+    };
     const versions = [...registry.versions.filter((v) => v.version !== version), entry].sort((a, b) => compareVersions(a.version, b.version));
     return { ...registry, versions };
   });

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectOneLineError, mlops, mlopsOk } from '../helpers/cli';
 import { useTempDir } from '../helpers/tmp';
@@ -68,6 +69,37 @@ describe('package integrity', () => {
     });
   });
 
+  describe('files outside the package', () => {
+    it('inspect refuses a manifest listing ../../etc/hostname in one line, never hashing or printing that file', async () => {
+      // Prepare
+      const pkg = await copyPackage((m) => {
+        m.files['../../etc/hostname'] = { sha256: 'a'.repeat(64), bytes: 12 };
+      });
+
+      // Act
+      const result = await mlops(['inspect', pkg]);
+
+      // Assess
+      const error = expectOneLineError(result);
+      expect(error).toBe('mlops: manifest.json: files: "../../etc/hostname" contains a path separator; a package holds plain file names');
+      if (existsSync('/etc/hostname')) expect(result.stdout + result.stderr).not.toContain(createHash('sha256').update(await readFile('/etc/hostname')).digest('hex'));
+    });
+
+    it('inspect refuses a baseline.json that links to /dev/zero in one line, at once', async () => {
+      // Prepare
+      const pkg = await copyPackage();
+      await rm(`${pkg}/baseline.json`);
+      await symlink('/dev/zero', `${pkg}/baseline.json`);
+
+      // Act: a reader that followed the link would read for ever (and grow to gigabytes)
+      const result = await mlops(['inspect', pkg], { timeoutMs: 20_000 });
+
+      // Assess
+      const error = expectOneLineError(result);
+      expect(error).toBe('mlops: baseline.json: is a symbolic link, not a regular file; a package holds only regular files');
+    });
+  });
+
   describe('manifest schema', () => {
     it('inspect refuses a manifest with version "one" and task "ranking", naming manifest.json and both fields', async () => {
       // Prepare
@@ -102,7 +134,7 @@ describe('package integrity', () => {
     });
   });
 
-  describe('model signature against the manifest (the manifest is not hashed, so only loading the model can tell)', () => {
+  describe('model signature against the manifest (a package folder has no registered digest, so only loading the model can tell)', () => {
     it('evaluate accepts an untouched package', async () => {
       const result = await mlops(['evaluate', await copyPackage(), '--data', tmp.file('data.csv')]);
       expect(result.code, result.stderr).toBe(0);
