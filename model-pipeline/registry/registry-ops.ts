@@ -75,7 +75,23 @@ function recordVersion(models: ModelRepository, name: string, version: string, c
 export async function promote(models: ModelRepository, name: string, version: string, note: string): Promise<Registry> {
   const available = await models.listVersions(name);
   if (!available.includes(version)) throw new Error(`model "${name}" has no version "${version}"; versions: ${available.join(', ') || 'none'}`);
-  return models.updateRegistry(name, (registry) => promoted(registry, version, note));
+  const digest = await digestIfLoadable(models, name, version);
+  return models.updateRegistry(name, (registry) => withDigest(promoted(registry, version, note), version, digest));
+}
+
+/**
+ * The package digest of a version that promote or a canary lists for the first time (one never
+ * through the pipeline's register step), so that it too is refused once edited. A package that
+ * does not load gets none: it cannot serve either, and the engine says why when asked to.
+ */
+async function digestIfLoadable(models: ModelRepository, name: string, version: string): Promise<string | undefined> {
+  return models.digestOf(name, version).catch(() => undefined);
+}
+
+/** The registry with `digest` recorded for `version` where it has none yet (a digest recorded at registration is never replaced here). */
+function withDigest(registry: Registry, version: string, digest: string | undefined): Registry {
+  if (!digest) return registry;
+  return { ...registry, versions: registry.versions.map((v) => (v.version === version && !v.digest ? { ...v, digest } : v)) };
 }
 
 function promoted(registry: Registry, version: string, note: string): Registry {
@@ -139,26 +155,29 @@ export async function startCanary(models: ModelRepository, name: string, version
   if (!(start.weight >= 0 && start.weight <= 1)) throw new Error(`canary weight must be between 0 and 1 (received ${start.weight})`);
   const available = await models.listVersions(name);
   if (!available.includes(version)) throw new Error(`model "${name}" has no version "${version}"; versions: ${available.join(', ') || 'none'}`);
-  return models.updateRegistry(name, (registry) => {
-    if (registry.canary?.version === version) return registry;
-    if (registry.canary) throw new Error(`a canary of "${name}" (${registry.canary.version}) is already running; promote it or roll it back first`);
-    const serving = registry.serving ?? available.filter((v) => v !== version).at(-1);
-    if (!serving) throw new Error(`model "${name}" has no serving version to compare a canary with; promote ${version} instead`);
-    if (serving === version) throw new Error(`version ${version} of "${name}" already serves`);
-    const entry = registry.versions.find((v) => v.version === version);
-    if (entry?.status === 'rejected') throw new Error(`version ${version} of "${name}" was rejected (${entry.note ?? 'no reason recorded'}); it cannot serve`);
-    const now = (start.now ?? new Date()).toISOString();
-    const percent = `${+(start.weight * 100).toFixed(2)}%`;
-    const note = start.note ?? `canary: ${percent} of requests${start.until ? ` until ${start.until.toISOString()}` : ''}`;
-    return {
-      ...registry,
-      serving,
-      canary: { version, weight: start.weight, startedAt: now, ...(start.until ? { until: start.until.toISOString() } : {}), ...(start.runId ? { runId: start.runId } : {}) },
-      versions: [...registry.versions.filter((v) => v.version !== version), { ...(entry ?? { version, createdAt: now }), status: 'canary' as const, note }].sort((a, b) =>
-        compareVersions(a.version, b.version),
-      ),
-    };
-  });
+  const digest = await digestIfLoadable(models, name, version);
+  return models.updateRegistry(name, (registry) => withDigest(canaryStarted(registry, name, version, available, start), version, digest));
+}
+
+function canaryStarted(registry: Registry, name: string, version: string, available: readonly string[], start: CanaryStart): Registry {
+  if (registry.canary?.version === version) return registry;
+  if (registry.canary) throw new Error(`a canary of "${name}" (${registry.canary.version}) is already running; promote it or roll it back first`);
+  const serving = registry.serving ?? available.filter((v) => v !== version).at(-1);
+  if (!serving) throw new Error(`model "${name}" has no serving version to compare a canary with; promote ${version} instead`);
+  if (serving === version) throw new Error(`version ${version} of "${name}" already serves`);
+  const entry = registry.versions.find((v) => v.version === version);
+  if (entry?.status === 'rejected') throw new Error(`version ${version} of "${name}" was rejected (${entry.note ?? 'no reason recorded'}); it cannot serve`);
+  const now = (start.now ?? new Date()).toISOString();
+  const percent = `${+(start.weight * 100).toFixed(2)}%`;
+  const note = start.note ?? `canary: ${percent} of requests${start.until ? ` until ${start.until.toISOString()}` : ''}`;
+  return {
+    ...registry,
+    serving,
+    canary: { version, weight: start.weight, startedAt: now, ...(start.until ? { until: start.until.toISOString() } : {}), ...(start.runId ? { runId: start.runId } : {}) },
+    versions: [...registry.versions.filter((v) => v.version !== version), { ...(entry ?? { version, createdAt: now }), status: 'canary' as const, note }].sort((a, b) =>
+      compareVersions(a.version, b.version),
+    ),
+  };
 }
 
 /** The running canary becomes the serving version (the previous serving version is retired and kept for rollback). */

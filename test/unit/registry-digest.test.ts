@@ -155,3 +155,15 @@ describe('a version registered before digests existed', () => {
     await expect(models.load('demo', '1.0.0')).resolves.toMatchObject({ manifest: { name: 'demo', version: '1.0.0' } });
   });
 });
+
+describe('a version first listed by promote', () => {
+  it('gets the digest of its package, so an edit after promotion is refused', async () => {
+    const { models, root } = await freshRepository();
+
+    const registry = await promote(models, 'demo', '1.0.0', 'promoted by hand');
+    await swapClasses(root);
+
+    expect(registry.versions[0]!.digest).toMatch(/^[0-9a-f]{64}$/);
+    await expect(models.load('demo', '1.0.0')).rejects.toBeInstanceOf(PackageChangedError);
+  });
+});
