@@ -1,17 +1,44 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { type FileHandle, mkdir, open, rename } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { AddressInfo } from 'node:net';
+/**
+ * The embedded S3: s3rver 3.7.1 run in-process, made to behave as S3 where users and the platform
+ * rely on it.
+ *
+ * Why s3rver, fixed through this wrapper, rather than another server: `npm start` and the tests
+ * need an S3 API inside the Node process, with no Docker, Java or downloaded binary (MinIO,
+ * LocalStack, S3Mock, moto are all one of those). s3rver is the in-process S3 on npm that is used
+ * (unmaintained since 2021, but small and readable); its fork @20minutes/s3rver 5 needs Node 24
+ * (this project supports Node 20), @push.rocks/smarts3 wraps s3rver 3.7.1 itself, and fauxqs needs
+ * Node 22.5. So s3rver stays, and where it departs from S3 this wrapper replaces the part concerned
+ * (a store method, a controller, or Koa middleware ahead of its router), in local/embedded-s3/:
+ *
+ * - listing.ts: ListObjectsV2 and ListObjects v1 (s3rver's DES continuation tokens fail on OpenSSL 3
+ *   past 1,000 keys; its common prefixes and order were wrong; encoding-type was ignored);
+ * - request-bodies.ts, aws-chunked.ts, checksums.ts: aws-chunked bodies decoded instead of stored
+ *   with their framing, x-amz-checksum-* / Content-MD5 verified (400 BadDigest, nothing stored);
+ * - confinement.ts, delete-objects.ts: no bucket, key, upload id, part number or copy source reaches
+ *   a file outside its bucket's folder (s3rver joined them onto paths unchecked);
+ * - key-encoding.ts: keys decoded once, copy sources read as S3 reads them, event keys form-encoded
+ *   as S3 sends them (see {@link S3EventRecord});
+ * - atomic-store.ts, deletes.ts: objects and parts replaced atomically (no torn reads, nothing left by
+ *   a failed body), and concurrent deletes in one folder no longer failing with 500;
+ * - conditional-writes.ts: If-None-Match / If-Match on writes.
+ */
+import { mkdir } from 'node:fs/promises';
 import { S3Client } from '@aws-sdk/client-s3';
-// s3rver ships no type declarations; the few members used here are typed below.
-// @ts-expect-error -- untyped CommonJS module
-import S3rver from 's3rver';
+import { atomicPuts } from './embedded-s3/atomic-store';
+import { conditionalWrites } from './embedded-s3/conditional-writes';
+import { confineStore, confineUploads } from './embedded-s3/confinement';
+import { deleteObjects } from './embedded-s3/delete-objects';
+import { concurrentDeletes } from './embedded-s3/deletes';
+import { decodeCopySources, eventKey } from './embedded-s3/key-encoding';
+import { listObjects } from './embedded-s3/listing';
+import { decodeRequestBodies } from './embedded-s3/request-bodies';
+import { S3rver, addBeforeRouter } from './embedded-s3/s3rver-internals';
 
-/** An S3 ObjectCreated notification, as S3 sends it to SQS/Lambda. */
+/**
+ * An S3 notification record (ObjectCreated:Put, ObjectRemoved:Delete, …), as S3 sends it to
+ * SQS/Lambda. Its key is form-encoded as on S3 (a space is `+`, a `+` is `%2B`): decode it with
+ * `decodeURIComponent(key.replace(/\+/g, ' '))`.
+ */
 export interface S3EventRecord {
   readonly eventName: string;
   readonly s3: { readonly bucket: { readonly name: string }; readonly object: { readonly key: string; readonly size?: number; readonly eTag?: string } };
@@ -22,7 +49,7 @@ export interface EmbeddedS3 {
   readonly endpoint: string;
   /** An SDK client configured for it (path-style, dummy credentials). */
   readonly client: S3Client;
-  /** Subscribes to object notifications (ObjectCreated:Put, …). */
+  /** Subscribes to object notifications. A listener that throws is reported on stderr; the write it was told of stands. */
   onEvent(listener: (record: S3EventRecord) => void): void;
   close(): Promise<void>;
 }
@@ -30,11 +57,7 @@ export interface EmbeddedS3 {
 /** Credentials the embedded S3 accepts (it does not check signatures). */
 export const EMBEDDED_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
-/**
- * A real S3 API on localhost (s3rver), with its objects kept in `directory` so they survive
- * restarts. The buckets are created when missing. Conditional writes (`IfNoneMatch: '*'`)
- * behave as on S3, which s3rver alone does not do (see {@link conditionalWrites}).
- */
+/** A real S3 API on localhost, with its objects kept in `directory` so they survive restarts. The buckets are created when missing. */
 export async function startEmbeddedS3(options: { directory: string; port: number; buckets: readonly string[] }): Promise<EmbeddedS3> {
   await mkdir(options.directory, { recursive: true });
   const server = new S3rver({
@@ -45,21 +68,40 @@ export async function startEmbeddedS3(options: { directory: string; port: number
     allowMismatchedSignatures: true,
     configureBuckets: options.buckets.map((name) => ({ name })),
   });
-  atomicPuts(server.store as S3rverStore);
-  // Koa composes its middleware when the server starts: inserted here, this runs before s3rver's router.
-  (server.middleware as KoaMiddleware[]).unshift(
-    conditionalWrites(async (bucket, key) => {
-      if (!(await server.store.existsObject(bucket, key))) return null;
-      return ((await server.store.getMetadata(bucket, key)) as { etag: string }).etag;
-    }),
+  const { store } = server;
+  confineStore(store);
+  atomicPuts(store);
+  concurrentDeletes(store);
+  // s3rver's controllers are shared by every server in the process; these replace them once (see replaceController).
+  listObjects();
+  deleteObjects();
+  decodeCopySources();
+  addBeforeRouter(
+    server,
+    confineUploads(store),
+    conditionalWrites(async (bucket, key) => ((await store.existsObject(bucket, key)) ? (await store.getMetadata(bucket, key)).etag : null)),
+    decodeRequestBodies(),
   );
-  const address = (await server.run()) as AddressInfo;
+  const listeners: ((record: S3EventRecord) => void)[] = [];
+  // s3rver emits its event inside the request, so a listener's exception would fail a write that is stored.
+  server.on('event', (event) => {
+    for (const record of event.Records.map(asS3SendsIt)) {
+      for (const listener of listeners) {
+        try {
+          listener(record);
+        } catch (error) {
+          console.error(`embedded S3: an event listener failed on ${record.eventName} s3://${record.s3.bucket.name}/${record.s3.object.key}: ${(error as Error).message}`);
+        }
+      }
+    }
+  });
+  const address = await server.run();
   const endpoint = `http://127.0.0.1:${address.port}`;
   const client = createEmbeddedS3Client(endpoint);
   return {
     endpoint,
     client,
-    onEvent: (listener) => server.on('event', (event: { Records: S3EventRecord[] }) => event.Records.forEach(listener)),
+    onEvent: (listener) => listeners.push(listener),
     close: async () => {
       client.destroy();
       await server.close();
@@ -67,135 +109,10 @@ export async function startEmbeddedS3(options: { directory: string; port: number
   };
 }
 
+/** s3rver's record with the key form-encoded, as S3 writes it. */
+const asS3SendsIt = (record: S3EventRecord): S3EventRecord => ({ ...record, s3: { ...record.s3, object: { ...record.s3.object, key: eventKey(record.s3.object.key) } } });
+
 /** An SDK client for the embedded S3 at `endpoint`. */
 export function createEmbeddedS3Client(endpoint: string): S3Client {
   return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: EMBEDDED_S3_CREDENTIALS });
-}
-
-/** The members of s3rver's filesystem store that {@link atomicPuts} uses. */
-interface S3rverStore {
-  getResourcePath(bucket: string, key: string, resource: string): string;
-  putMetadata(bucket: string, key: string, metadata: unknown, md5: string): Promise<void>;
-  putObject(object: { bucket: string; key: string; metadata: unknown; content: Buffer | Readable }): Promise<{ size: number; md5: string }>;
-  getMetadata(bucket: string, key: string): Promise<Record<string, unknown>>;
-  getObject(bucket: string, key: string, options?: { start?: number; end?: number }): Promise<unknown>;
-}
-
-// s3rver's object model, to answer GETs the way its own store does.
-const S3Object = createRequire(import.meta.url)('s3rver/lib/models/object') as new (bucket: string, key: string, content: Readable | null, metadata: Record<string, unknown>) => { range?: unknown };
-
-/**
- * S3 replaces an object atomically: a reader sees the old object or the new one. s3rver 3.7 writes
- * in place, so a read during a write returns part of the new body (seen as torn registry.json
- * reads under concurrent updates). Its put is replaced here by write-to-a-temporary-file-then-
- * rename. The ETag (s3rver's md5 file) is written after the rename: a reader may briefly get the
- * new body with the old ETag, which makes its conditional write fail and retry — never the
- * reverse, which would let a stale read pass an If-Match check. For that, a GET reads the ETag
- * first and then opens the file once, taking the length from the open file: s3rver's own GET
- * stats the path and opens it again, and cuts a body replaced in between to the old length.
- */
-function atomicPuts(store: S3rverStore): void {
-  store.getObject = async (bucket, key, options) => {
-    let metadata: Record<string, unknown>;
-    let handle: FileHandle;
-    try {
-      metadata = await store.getMetadata(bucket, key);
-      handle = await open(store.getResourcePath(bucket, key, 'object'), 'r');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw error;
-    }
-    const { size } = await handle.stat();
-    metadata = { ...metadata, 'content-length': size };
-    const lastByte = Math.max(0, size - 1);
-    const range = { start: options?.start ?? 0, end: Math.min(options?.end ?? Infinity, lastByte) };
-    const ranged = options !== undefined && (options.start !== undefined || options.end !== undefined);
-    const satisfiable = range.start >= 0 && range.end >= range.start;
-    if (!satisfiable) await handle.close();
-    const object = new S3Object(bucket, key, satisfiable ? handle.createReadStream(range) : null, metadata);
-    if (ranged) object.range = range;
-    return object;
-  };
-  store.putObject = async (object) => {
-    const path = store.getResourcePath(object.bucket, object.key, 'object');
-    await mkdir(dirname(path), { recursive: true });
-    // Same folder, so rename() is atomic; the suffix keeps it out of listings (object files end in "._S3rver_object").
-    const temporary = `${path}.${randomUUID()}.partial`;
-    const md5 = createHash('md5');
-    let size = 0;
-    const measure = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        md5.update(chunk);
-        size += chunk.length;
-        callback(null, chunk);
-      },
-    });
-    await pipeline(Buffer.isBuffer(object.content) ? Readable.from([object.content]) : object.content, measure, createWriteStream(temporary));
-    await rename(temporary, path);
-    const digest = md5.digest('hex');
-    await store.putMetadata(object.bucket, object.key, object.metadata, digest);
-    return { size, md5: digest };
-  };
-}
-
-/** The part of a Koa context the conditional-write check reads and answers through. */
-interface KoaContext {
-  readonly method: string;
-  readonly path: string;
-  readonly query: Record<string, unknown>;
-  get(header: string): string;
-  status: number;
-  type: string;
-  body: unknown;
-}
-type KoaMiddleware = (ctx: KoaContext, next: () => Promise<void>) => Promise<void>;
-
-/**
- * S3's conditional writes: a PutObject or CompleteMultipartUpload with `If-None-Match: *` fails
- * with 412 PreconditionFailed when the key exists, and one with `If-Match: <ETag>` fails with 412
- * when the object has another ETag (404 NoSuchKey when there is none). s3rver 3.7 ignores both on
- * writes, and locks, version claims and the registry's read-modify-write rely on them, so they are
- * added here. Such writes to one key are serialized so that the check and the write are atomic, as
- * S3 guarantees.
- */
-function conditionalWrites(etagOf: (bucket: string, key: string) => Promise<string | null>): KoaMiddleware {
-  const queues = new Map<string, Promise<void>>();
-  return async (ctx, next) => {
-    const write = (ctx.method === 'PUT' && !ctx.get('x-amz-copy-source')) || (ctx.method === 'POST' && 'uploadId' in ctx.query);
-    const noneMatch = ctx.get('if-none-match');
-    const match = ctx.get('if-match');
-    if (!write || (noneMatch !== '*' && !match)) return next();
-    const [bucket = '', ...parts] = ctx.path.slice(1).split('/');
-    const key = decodeURIComponent(parts.join('/'));
-    const id = `${bucket}/${key}`;
-    const previous = queues.get(id) ?? Promise.resolve();
-    let release!: () => void;
-    const turn = new Promise<void>((resolve) => (release = resolve));
-    const queued = previous.then(() => turn);
-    queues.set(id, queued);
-    await previous;
-    try {
-      const etag = await etagOf(bucket, key);
-      const refusal =
-        noneMatch === '*' && etag !== null
-          ? { status: 412, code: 'PreconditionFailed', message: 'At least one of the pre-conditions you specified did not hold', condition: 'If-None-Match' }
-          : match && etag === null
-            ? { status: 404, code: 'NoSuchKey', message: 'The specified key does not exist.', condition: undefined }
-            : match && etag !== match
-              ? { status: 412, code: 'PreconditionFailed', message: 'At least one of the pre-conditions you specified did not hold', condition: 'If-Match' }
-              : null;
-      if (refusal) {
-        ctx.status = refusal.status;
-        ctx.type = 'application/xml';
-        ctx.body =
-          `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${refusal.code}</Code><Message>${refusal.message}</Message>` +
-          `${refusal.condition ? `<Condition>${refusal.condition}</Condition>` : ''}</Error>`;
-        return;
-      }
-      await next();
-    } finally {
-      release();
-      if (queues.get(id) === queued) queues.delete(id);
-    }
-  };
 }

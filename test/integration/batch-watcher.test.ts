@@ -1,4 +1,4 @@
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBatchApp } from '../../functions/batch/app';
 import { S3BlobStore } from '../../functions/shared/s3-blob-store';
@@ -9,7 +9,10 @@ import { trainDemoPackage } from '../helpers/demo-package';
 import { uploadPackage } from '../helpers/embedded-buckets';
 import { useTempDir } from '../helpers/tmp';
 
-/** The local batch watcher looks again on a timer, so an input no event announced (or whose lease was held) is still scored. */
+/**
+ * The local batch watcher scores what S3 events announce, whatever characters a key holds, and
+ * looks again on a timer, so an input no event announced (or whose lease was held) is still scored.
+ */
 
 const tmp = useTempDir();
 let s3: EmbeddedS3;
@@ -43,5 +46,24 @@ describe('the batch watcher on a timer', () => {
     }
 
     expect(watcher.outcomes.map((o) => [o.key, o.outcome.status])).toEqual([['batch/input/demo/unannounced.csv', 'succeeded']]);
+  });
+});
+
+describe('the batch watcher on events', () => {
+  // One watcher: listeners cannot be removed from the embedded S3, and a second would race the first for each file.
+  let watcher: BatchWatcher;
+  beforeAll(() => {
+    watcher = new BatchWatcher(app, () => undefined);
+    watcher.watch(s3, 'data');
+  });
+
+  it.each(['batch/input/demo/100%.csv', 'batch/input/demo/a+b c.csv', 'batch/input/demo/données é 数据.csv'])('scores %s under its own key', async (Key) => {
+    await s3.client.send(new PutObjectCommand({ Bucket: 'data', Key, Body: csv(5) }));
+    for (let i = 0; i < 100 && !watcher.outcomes.some((o) => o.key === Key); i++) await new Promise((r) => setTimeout(r, 50));
+    await watcher.idle();
+
+    expect(watcher.outcomes.find((o) => o.key === Key)?.outcome.status).toBe('succeeded');
+    const manifest = JSON.parse(await (await s3.client.send(new GetObjectCommand({ Bucket: 'data', Key: Key.replace('batch/input/', 'batch/manifests/') + '.manifest.json' }))).Body!.transformToString());
+    expect(manifest).toMatchObject({ status: 'succeeded', rowsIn: 5, input: { location: Key } });
   });
 });
