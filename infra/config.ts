@@ -54,8 +54,20 @@ const ServerlessSchema = z.strictObject({
   timeoutSeconds: z.number().int().min(1).max(29).default(29),
   /** Processor architecture of the inference Lambda and its ONNX Runtime layer. */
   architecture: z.enum(['arm64', 'x86_64']).default('arm64'),
-  /** Warm containers kept on the live alias; 0 for none (no standing cost). */
+  /** Warm containers kept on the live alias; 0 for none (no standing cost). At most reservedConcurrency. */
   provisionedConcurrency: z.number().int().min(0).default(0),
+  /**
+   * Concurrency reserved for the inference Lambda, which is also its cap; null reserves none.
+   * Reserved so that batch scoring (every file of a large drop, and the fan-out's parts), the
+   * pipeline and anything else in the account cannot starve the API. The default 100 is a tenth
+   * of Lambda's default regional quota of 1,000: batch and every other function share the other
+   * 900, far above batch's own limits (batch.maxConcurrency, plus batch.partConcurrency per split
+   * file), while 100 covers the stage's default throttle (100 requests/s) at up to one second per
+   * request (concurrency = rate × duration; a warm prediction takes milliseconds). Lambda keeps at
+   * least 100 of the quota unreserved, so an account whose quota is below 200 cannot reserve 100:
+   * set it lower, or null.
+   */
+  reservedConcurrency: z.number().int().min(1).nullable().default(100),
   /** How API consumers authenticate: SigV4-signed requests (IAM) or an API key with a usage plan. */
   apiAuth: z.enum(['iam', 'apiKey']).default('iam'),
   /** Stage-wide request rate (steady, per second) and burst; also the usage plan's in apiKey mode. */
@@ -73,10 +85,15 @@ const ServerlessSchema = z.strictObject({
   maxBatchRows: z.number().int().min(1).default(1000),
   /** How CodeDeploy shifts traffic to a new function version. */
   canary: z.enum(['canary10Percent5Minutes', 'linear10PercentEvery1Minute', 'allAtOnce']).default('canary10Percent5Minutes'),
-}).refine((s) => s.dailyQuota === undefined || s.apiAuth === 'apiKey', {
-  message: 'applies only when apiAuth is "apiKey"',
-  path: ['dailyQuota'],
-});
+})
+  .refine((s) => s.dailyQuota === undefined || s.apiAuth === 'apiKey', {
+    message: 'applies only when apiAuth is "apiKey"',
+    path: ['dailyQuota'],
+  })
+  .refine((s) => s.reservedConcurrency === null || s.provisionedConcurrency <= s.reservedConcurrency, {
+    message: 'must be at most reservedConcurrency, from which Lambda draws provisioned concurrency',
+    path: ['provisionedConcurrency'],
+  });
 
 const semver = z.string().regex(/^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/, 'must be a semantic version such as 1.0.0');
 
@@ -264,7 +281,10 @@ const BatchSchema = z
   .strictObject({
     /** Memory of the batch scoring Lambda in MB; CPU share grows with it (3008 MB ≈ 1.7 vCPUs, so parsing and scoring overlap). */
     memoryMb: z.number().int().min(128).max(10240).default(3008),
-    /** Timeout of one scoring run, at most Lambda's 15 minutes; the queue's visibility timeout is 6 times this. */
+    /**
+     * Timeout of one scoring run, at most Lambda's 15 minutes; the queue's visibility timeout is 6
+     * times this, and at least this plus the job's lease (this plus 5 minutes).
+     */
     timeoutMinutes: z.number().int().min(1).max(15).default(15),
     /** Most scoring runs at once: the maximum concurrency of the queue's event source (2 to 1000). */
     maxConcurrency: z.number().int().min(2).max(1000).default(10),

@@ -1,6 +1,21 @@
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { EcrRepositoryRef } from './constructs/triton-image';
+
+/**
+ * s3:ListBucket on a bucket for listings under some key patterns only (a `StringLike` condition on
+ * s3:prefix). Give it for the patterns a principal lists and for those it reads: S3 answers a read
+ * of a missing key with 404 only to a principal that may list that key, and with 403 to others.
+ */
+export function listUnder(bucket: IBucket, patterns: readonly string[]): PolicyStatement {
+  if (patterns.length === 0) throw new Error('listUnder needs at least one key pattern (received [])');
+  return new PolicyStatement({
+    actions: ['s3:ListBucket'],
+    resources: [bucket.bucketArn],
+    conditions: { StringLike: { 's3:prefix': [...patterns] } },
+  });
+}
 
 /**
  * Use of a KMS key only through one AWS service (kms:ViaService): Decrypt to read, and by

@@ -1,5 +1,6 @@
 import { type App, RemovalPolicy, Tags } from 'aws-cdk-lib';
 import { gpuSettings, isGpuModel, type PlatformConfig, transformModels } from './config';
+import { AlarmsStack } from './stacks/alarms-stack';
 import { BatchStack } from './stacks/batch-stack';
 import { GpuEndpointStack } from './stacks/gpu-endpoint-stack';
 import { LlmEndpointStack } from './stacks/llm-endpoint-stack';
@@ -10,6 +11,8 @@ import { StorageStack } from './stacks/storage-stack';
 
 /** The stacks of one deployment stage. */
 export interface Platform {
+  /** The on-call topic: every stack's alarms, confirmed drift and pipeline notifications go there. */
+  readonly alarms: AlarmsStack;
   readonly storage: StorageStack;
   /** Present when some model's servingMode is serverless or both. */
   readonly serverlessInference: ServerlessInferenceStack | undefined;
@@ -17,7 +20,7 @@ export interface Platform {
   readonly gpuEndpoints: GpuEndpointStack | undefined;
   /** Scores files dropped under batch/input/<model>/ with any model in the model bucket. */
   readonly batch: BatchStack;
-  /** Present when some model is configured: drift monitoring, the alarm topic and the dashboard. */
+  /** Present when some model is configured: drift monitoring and the dashboard. */
   readonly monitoring: MonitoringStack | undefined;
   /** Present when some model is configured: the retraining state machine, started by confirmed drift or by hand. */
   readonly pipeline: PipelineStack | undefined;
@@ -31,6 +34,16 @@ export function addPlatformStacks(app: App, config: PlatformConfig): Platform {
   const env = { account: config.account, region: config.region };
   const removalPolicy = config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
   Tags.of(app).add('mlops:stage', config.stage);
+
+  // Its own stack, depending on none: every other stack sends its alarms there, including stacks
+  // that depend on one another (the monitoring stack's dashboard shows the serverless API).
+  const alarms = new AlarmsStack(app, stackName(config, 'Alarms'), {
+    env,
+    description: `MLOps ${config.stage}: the on-call alarm topic`,
+    stage: config.stage,
+    alarmEmail: config.alarmEmail,
+  });
+  const alarmTopic = alarms.alarmTopic;
 
   const storage = new StorageStack(app, stackName(config, 'Storage'), {
     env,
@@ -53,6 +66,7 @@ export function addPlatformStacks(app: App, config: PlatformConfig): Platform {
           modelBucket: storage.modelBucket,
           dataBucket: storage.dataBucket,
           key: storage.key,
+          alarmTopic,
           removalPolicy,
         });
 
@@ -63,6 +77,7 @@ export function addPlatformStacks(app: App, config: PlatformConfig): Platform {
     modelBucket: storage.modelBucket,
     dataBucket: storage.dataBucket,
     key: storage.key,
+    alarmTopic,
     removalPolicy,
   });
 
@@ -86,6 +101,7 @@ export function addPlatformStacks(app: App, config: PlatformConfig): Platform {
           // API Gateway's CloudWatch role is one per account and region: the serverless stack owns
           // it when there is one, and is deployed first.
           manageApiGatewayCloudWatchRole: serverlessInference === undefined,
+          alarmTopic,
           removalPolicy,
         });
   // Files of gpu-only models are scored by Batch Transform in the GPU stack; the batch Lambda leaves them alone.
@@ -107,7 +123,7 @@ export function addPlatformStacks(app: App, config: PlatformConfig): Platform {
           modelBucket: storage.modelBucket,
           dataBucket: storage.dataBucket,
           key: storage.key,
-          alarmEmail: config.alarmEmail,
+          alarmTopic,
           inferenceApiStage: serverlessInference?.inference.api.deploymentStage,
           inferenceFunction: serverlessInference?.inference.function,
           removalPolicy,
@@ -124,9 +140,8 @@ export function addPlatformStacks(app: App, config: PlatformConfig): Platform {
           modelBucket: storage.modelBucket,
           dataBucket: storage.dataBucket,
           key: storage.key,
-          // One topic for on-call: the monitoring stack's alarm topic (its email subscription included).
-          notifyTopic: monitoring?.alarmTopic,
-          notifyEmail: config.alarmEmail,
+          // One topic for on-call (its email subscription included).
+          notifyTopic: alarmTopic,
           removalPolicy,
         });
   const llm =
@@ -140,10 +155,10 @@ export function addPlatformStacks(app: App, config: PlatformConfig): Platform {
           modelBucket: storage.modelBucket,
           dataBucket: storage.dataBucket,
           key: storage.key,
-          alarmTopic: monitoring?.alarmTopic,
+          alarmTopic,
           removalPolicy,
         });
-  return { storage, serverlessInference, batch, gpuEndpoints, monitoring, pipeline, llm };
+  return { alarms, storage, serverlessInference, batch, gpuEndpoints, monitoring, pipeline, llm };
 }
 
 function stackName(config: PlatformConfig, part: string): string {

@@ -1,8 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Policy } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture, type ILayerVersion } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import {
   Choice,
   Condition,
@@ -20,6 +22,7 @@ import {
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { DataPrefixes } from '../../core/layout';
+import { type BatchFunctionAccess, BatchKeyPatterns, grantBatchAccess } from '../batch-access';
 import { acknowledgeWildcardResources } from '../nag';
 import { loggedStateMachine } from '../state-machine';
 import { MlopsFunction } from './mlops-function';
@@ -45,12 +48,35 @@ const RETRY = { interval: Duration.seconds(5), backoffRate: 2, maxAttempts: 3 } 
 /** The handlers `functions/batch/fan-out-handler.ts` exports. */
 export type FanOutHandler = 'plan' | 'scorePart' | 'merge' | 'fail';
 
+const { input, output, errors, manifests, plans, parts } = BatchKeyPatterns;
+
+/**
+ * What each step does in the buckets (core/batch/fan-out.ts), and so all its role may do. Only
+ * Merge and RecordFailure delete, and only staged plans and parts (both clean up a job's
+ * staging); no step may delete a lease, or anything outside staging.
+ */
+export const FAN_OUT_ACCESS: Readonly<Record<FanOutHandler, BatchFunctionAccess>> = {
+  // Reads the input (and its manifest: scored already?), stages the plan; a model that cannot be loaded fails the job's manifest.
+  plan: { readsModels: true, reads: [input, manifests], puts: [plans, manifests] },
+  // Reads the plan, its range of the input and its own staged counts (scored already?); stages its outputs and counts.
+  scorePart: { readsModels: true, reads: [input, plans, parts], uploads: [parts] },
+  // Reads the plan, the parts and the manifest; writes the outputs and the manifest, then removes the plan and parts.
+  merge: { readsModels: false, reads: [plans, parts, manifests], uploads: [output, errors], puts: [manifests], deletes: [plans, parts] },
+  // Reads the input's ETag, the plan and the manifest; removes the plan and parts, then writes the failed manifest.
+  fail: { readsModels: false, reads: [input, plans, manifests], puts: [manifests], deletes: [plans, parts] },
+};
+
 /** Properties of a {@link BatchFanOut}. */
 export interface BatchFanOutProps {
   /** Bucket of the model packages (read as the scoring function reads it). */
-  readonly modelBucketName: string;
+  readonly modelBucket: IBucket;
   /** Bucket of the batch inputs, staging and outputs. */
-  readonly dataBucketName: string;
+  readonly dataBucket: IBucket;
+  /**
+   * KMS key that encrypts both buckets.
+   * @default - the buckets use S3-managed keys
+   */
+  readonly key?: IKey;
   /** The ONNX Runtime layer, built for `architecture`. */
   readonly layer: ILayerVersion;
   /**
@@ -116,8 +142,8 @@ export interface BatchFanOutProps {
  *
  * The execution input is `{"key", "etag", "version"}`, as the batch queue's function starts it,
  * with an execution name derived from the three so that a redelivered event starts nothing.
- * The functions need read and write access to the data bucket's batch prefixes and read access
- * to the model bucket: grant it to {@link roles}.
+ * Each function has a role of its own that may do in the buckets what its step does and nothing
+ * else ({@link FAN_OUT_ACCESS}), in a policy `<state>Access`.
  */
 export class BatchFanOut extends Construct {
   /** The state machine the batch queue's function starts. */
@@ -148,8 +174,8 @@ export class BatchFanOut extends Construct {
 
     // --- Functions ------------------------------------------------------------------------------
     const environment = {
-      MODEL_BUCKET: props.modelBucketName,
-      DATA_BUCKET: props.dataBucketName,
+      MODEL_BUCKET: props.modelBucket.bucketName,
+      DATA_BUCKET: props.dataBucket.bucketName,
       CHUNK_ROWS: String(chunkRows),
       PART_BYTES: String(partBytes),
       S3_FORCE_PATH_STYLE: 'false',
@@ -162,22 +188,21 @@ export class BatchFanOut extends Construct {
     };
     const functions = new Map<FanOutHandler, MlopsFunction>();
     for (const [handler, s] of Object.entries(settings) as Array<[FanOutHandler, (typeof settings)[FanOutHandler]]>) {
-      functions.set(
+      const fn = new MlopsFunction(this, `${s.construct}Function`, {
+        entry: HANDLER_ENTRY,
         handler,
-        new MlopsFunction(this, `${s.construct}Function`, {
-          entry: HANDLER_ENTRY,
-          handler,
-          description: `Batch fan-out, ${handler}: ${s.description}`,
-          memorySize: s.memorySize,
-          timeout: s.timeout,
-          architecture,
-          // One bundle for every step, and the module imports onnxruntime-node.
-          onnxRuntime: props.layer,
-          logRetention,
-          logRemovalPolicy,
-          environment,
-        }),
-      );
+        description: `Batch fan-out, ${handler}: ${s.description}`,
+        memorySize: s.memorySize,
+        timeout: s.timeout,
+        architecture,
+        // One bundle for every step, and the module imports onnxruntime-node.
+        onnxRuntime: props.layer,
+        logRetention,
+        logRemovalPolicy,
+        environment,
+      });
+      grantBatchAccess(this, `${s.construct}Access`, fn.role, props, FAN_OUT_ACCESS[handler]);
+      functions.set(handler, fn);
     }
     this.functions = functions;
 
@@ -254,11 +279,6 @@ export class BatchFanOut extends Construct {
       logRemovalPolicy,
     }));
     this.acknowledgeStateMachineWildcards();
-  }
-
-  /** The functions' execution roles, to grant bucket access to. */
-  get roles() {
-    return [...this.functions.values()].map((fn) => fn.role);
   }
 
   private acknowledgeStateMachineWildcards(): void {

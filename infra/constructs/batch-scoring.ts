@@ -1,10 +1,9 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Alarm, type AlarmProps, ComparisonOperator, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Match, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
-import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture, type CfnFunction, EventSourceMapping } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -13,9 +12,8 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { keyUseVia } from '../iam';
-import { DataPrefixes, ModelLayout } from '../../core/layout';
-import { acknowledgeWildcardResources } from '../nag';
+import { DataPrefixes } from '../../core/layout';
+import { type BatchFunctionAccess, BatchKeyPatterns, grantBatchAccess } from '../batch-access';
 import { BatchFanOut } from './batch-fan-out';
 import { MlopsFunction } from './mlops-function';
 import { OnnxRuntimeLayer } from './onnx-runtime-layer';
@@ -24,6 +22,26 @@ const HANDLER_ENTRY = fileURLToPath(new URL('../../functions/batch/handler.ts', 
 
 /** AWS's advice for an SQS event source: a visibility timeout of at least 6 times the function timeout. */
 const VISIBILITY_TIMEOUT_FACTOR = 6;
+
+/**
+ * How much longer than the function's timeout a job's lease lasts (LEASE_SECONDS = timeout + this
+ * margin): longer than a run may take, so a live run never loses its lease, while a crashed run
+ * blocks its retry no longer than that. The queue's visibility timeout is at least the timeout
+ * plus the lease, so a message redelivered after a crash finds the lease lapsed and takes over.
+ */
+export const LEASE_MARGIN = Duration.minutes(5);
+
+/**
+ * What the queue's function does in the buckets (core/batch/job.ts), and so all its role may do:
+ * read models, the input and its manifest; hold the job's lease; stream the outputs; write the
+ * manifest. It deletes nothing.
+ */
+export const SCORING_ACCESS: BatchFunctionAccess = {
+  readsModels: true,
+  reads: [BatchKeyPatterns.input, BatchKeyPatterns.manifests, BatchKeyPatterns.leases],
+  puts: [BatchKeyPatterns.leases, BatchKeyPatterns.manifests],
+  uploads: [BatchKeyPatterns.output, BatchKeyPatterns.errors],
+};
 
 /** Properties of a {@link BatchScoring}. */
 export interface BatchScoringProps {
@@ -133,7 +151,11 @@ export interface BatchScoringProps {
  *
  * Two deliveries of one event at once score once: a job holds a lease (an S3 object created with
  * `If-None-Match: *`, keyed by input ETag and model version) that expires after the function's
- * timeout plus 5 minutes, so a crashed run blocks its retry no longer than that.
+ * timeout plus {@link LEASE_MARGIN}, so a crashed run blocks its retry no longer than that; the
+ * queue's visibility timeout outlasts the timeout plus the lease, so the redelivery takes over.
+ *
+ * The queue's function and each step of the fan-out have roles of their own, each allowed only
+ * the keys its step reads, writes or deletes ({@link SCORING_ACCESS}, `FAN_OUT_ACCESS`).
  *
  * Files above `fanOutAboveBytes` (gzip excepted) are not scored by the queue's function: it
  * starts {@link fanOut}'s state machine (plan → Distributed Map over parts → merge) under an
@@ -169,7 +191,8 @@ export class BatchScoring extends Construct {
     const fanOut = props.fanOut ?? true;
     const fanOutAboveBytes = props.fanOutAboveBytes ?? 512 * 1024 * 1024;
     const partBytes = props.partBytes ?? 128 * 1024 * 1024;
-    const visibilityTimeout = Duration.seconds(timeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR);
+    const lease = Duration.seconds(timeout.toSeconds() + LEASE_MARGIN.toSeconds());
+    const visibilityTimeout = Duration.seconds(Math.max(timeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR, timeout.toSeconds() + lease.toSeconds()));
     const maxMessageAge = props.maxMessageAge ?? Duration.seconds(visibilityTimeout.toSeconds() * 2);
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
     const logRemovalPolicy = props.logRemovalPolicy ?? RemovalPolicy.RETAIN;
@@ -233,8 +256,9 @@ export class BatchScoring extends Construct {
     const layer = new OnnxRuntimeLayer(this, 'OnnxRuntime', { architecture });
     this.fanOut = fanOut
       ? new BatchFanOut(this, 'FanOut', {
-          modelBucketName: props.modelBucket.bucketName,
-          dataBucketName: props.dataBucket.bucketName,
+          modelBucket: props.modelBucket,
+          dataBucket: props.dataBucket,
+          key: props.key,
           layer,
           partBytes,
           partConcurrency: props.partConcurrency,
@@ -260,7 +284,7 @@ export class BatchScoring extends Construct {
         DATA_BUCKET: props.dataBucket.bucketName,
         CHUNK_ROWS: String(chunkRows),
         // Longer than a run may take, so a live run never loses its lease.
-        LEASE_SECONDS: String(timeout.toSeconds() + 5 * 60),
+        LEASE_SECONDS: String(lease.toSeconds()),
         S3_FORCE_PATH_STYLE: 'false',
         ...(this.fanOut ? { STATE_MACHINE_ARN: this.fanOut.stateMachine.stateMachineArn, FAN_OUT_ABOVE_BYTES: String(fanOutAboveBytes), PART_BYTES: String(partBytes) } : {}),
       },
@@ -271,7 +295,7 @@ export class BatchScoring extends Construct {
       // MlopsFunction's props leave reserved concurrency out; the L1 property is the same setting.
       (this.function.node.defaultChild as CfnFunction).reservedConcurrentExecutions = props.reservedConcurrency;
     }
-    const bucketAccess = this.grantBucketAccess(props);
+    const bucketAccess = grantBatchAccess(this, 'BucketAccess', this.function.role, props, SCORING_ACCESS);
 
     this.function.addEventSource(
       new SqsEventSource(this.queue, {
@@ -335,58 +359,5 @@ export class BatchScoring extends Construct {
           evaluationPeriods: 1,
         })
       : undefined;
-  }
-
-  /**
-   * Lets the function read model packages and do exactly what a batch job does in the data
-   * bucket, each action under its own prefixes.
-   */
-  private grantBucketAccess(props: BatchScoringProps): Policy {
-    const models = `${ModelLayout.root}*`;
-    const [input, staging, output, errors, manifests] = [
-      DataPrefixes.batchInput,
-      DataPrefixes.batchStaging,
-      DataPrefixes.batchOutput,
-      DataPrefixes.batchErrors,
-      DataPrefixes.batchManifests,
-    ].map((prefix) => `${prefix}*`) as [string, string, string, string, string];
-    const data = (pattern: string): string => props.dataBucket.arnForObjects(pattern);
-
-    const statements = [
-      new PolicyStatement({ actions: ['s3:GetObject'], resources: [props.modelBucket.arnForObjects(models)] }),
-      // Unconditional: without s3:ListBucket, S3 answers a missing key (a model with no registry yet,
-      // an input with no manifest yet) with 403 instead of 404, and a policy condition on s3:prefix
-      // would not apply to those reads. Key names are not secret within the platform.
-      new PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.modelBucket.bucketArn, props.dataBucket.bucketArn] }),
-      // Inputs (HeadObject and ranged reads are GetObject), staged outputs as the source of the copy
-      // into place, and manifests (the idempotency check reads the previous one).
-      new PolicyStatement({ actions: ['s3:GetObject'], resources: [data(input), data(staging), data(manifests)] }),
-      // Multipart upload to staging (create, upload part, complete, abort); staged objects are
-      // deleted once copied.
-      new PolicyStatement({
-        actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject'],
-        resources: [data(staging)],
-      }),
-      // Copy destinations and the manifest, written last.
-      new PolicyStatement({ actions: ['s3:PutObject'], resources: [data(output), data(errors), data(manifests)] }),
-    ];
-    if (props.key) {
-      statements.push(
-        // Decrypt to read models and inputs (and the parts of a multipart upload), GenerateDataKey
-        // to write; only through S3.
-        keyUseVia(props.key, 's3', Stack.of(this).region),
-      );
-    }
-    // The fan-out's steps do what a job does, in parts: the same prefixes.
-    const policy = new Policy(this, 'BucketAccess', { statements, roles: [this.function.role, ...(this.fanOut?.roles ?? [])] });
-    acknowledgeWildcardResources(
-      policy,
-      [models, input, staging, output, errors, manifests].map((pattern) => `/${pattern}`),
-      'Object ARNs under one key prefix each: the function reads any model package under models/ ' +
-        '(which models and versions exist changes without a deployment) and any input under ' +
-        'batch/input/, and writes outputs whose keys mirror the input key under batch/staging/, ' +
-        'batch/output/, batch/errors/ and batch/manifests/.',
-    );
-    return policy;
   }
 }

@@ -27,7 +27,7 @@ import { AssembleWith, BatchStrategy, LambdaInvoke, SageMakerCreateTransformJob,
 import { Construct } from 'constructs';
 import { DataPrefixes, ModelLayout } from '../../core/layout';
 import { PackageFiles } from '../../core/model/manifest';
-import { keyUseVia } from '../iam';
+import { keyUseVia, listUnder } from '../iam';
 import { acknowledgeWildcardResources } from '../nag';
 import { loggedStateMachine } from '../state-machine';
 import { type GpuEndpoint, hasInstanceStorage } from './gpu-endpoint';
@@ -272,8 +272,9 @@ export class BatchTransform extends Construct {
         actions: ['s3:GetObject'],
         resources: props.models.map((m) => props.modelBucket.arnForObjects(`${ModelLayout.package(m.modelName, m.modelVersion)}${PackageFiles.manifest}`)),
       }),
-      // Unconditional: without it S3 answers a missing key (no manifest yet) with 403, not 404.
-      new PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.dataBucket.bucketArn] }),
+      // Under the prefixes read: S3 answers a missing key (no manifest yet) with 404 instead of 403
+      // only to a principal that may list it.
+      listUnder(props.dataBucket, [...inputs, ...manifests, staging]),
       new PolicyStatement({ actions: ['s3:GetObject'], resources: data([...inputs, ...manifests, staging]) }),
       // Request lines and outputs are staged, then copied into place; staged objects and leases are deleted.
       new PolicyStatement({ actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject'], resources: data([staging]) }),

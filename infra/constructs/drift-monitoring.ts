@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { StageBase } from 'aws-cdk-lib/aws-apigateway';
 import {
   Alarm,
@@ -19,11 +19,13 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Policy, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture, type IFunction } from 'aws-cdk-lib/aws-lambda';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { keyUseVia } from '../iam';
+import { keyUseVia, listUnder } from '../iam';
 import { DataPrefixes, ModelLayout } from '../../core/layout';
 import { acknowledgeWildcardResources } from '../nag';
 import { MlopsFunction } from './mlops-function';
@@ -53,8 +55,8 @@ export interface DriftMonitoringProps {
   /** Models monitored on every run, and watched by alarms and the dashboard. */
   readonly modelNames: readonly string[];
   /**
-   * Time between monitoring runs; also the period of the monitor's alarms. At least `timeout`, so
-   * that runs never overlap.
+   * Time between monitoring runs; also the period of the alarms on the monitor's metrics (the
+   * dead-letter alarm looks every 5 minutes). At least `timeout`, so that runs never overlap.
    * @default Duration.hours(1)
    */
   readonly schedule?: Duration;
@@ -105,6 +107,13 @@ export interface DriftMonitoringProps {
    */
   readonly alarmTopic?: ITopic;
   /**
+   * Name of {@link DriftMonitoring.driftRule}. Required when `alarmTopic` belongs to another
+   * stack: the topic's policy names the rule by its ARN, and the ARN of a rule with a generated
+   * name would make the topic's stack depend on this one (a cycle, since this one publishes to it).
+   * @default - a name CloudFormation generates
+   */
+  readonly driftRuleName?: string;
+  /**
    * Stage of the inference API whose latency and 5xx responses the dashboard shows.
    * @default - no API widgets
    */
@@ -146,7 +155,7 @@ export interface ModelAlarms {
  * "Drift Confirmed" event on the bus when enough recent runs agree (outside a cooldown).
  *
  * Alarms per model (drift confirmed, no monitoring data) and for the monitor itself (a model
- * failed, the function failed) go to the alarm topic; a rule on the bus forwards "Drift Confirmed"
+ * failed, the function failed, a run is in the dead-letter queue) go to the alarm topic; a rule on the bus forwards "Drift Confirmed"
  * events to the topic as a readable message, and is where the retraining pipeline adds its own
  * target. A dashboard shows drift per model next to the inference API's latency and errors.
  */
@@ -165,6 +174,13 @@ export class DriftMonitoring extends Construct {
   public readonly monitorErrorsAlarm: Alarm;
   /** Fires when the function crashed or timed out: no model was monitored in that run. */
   public readonly functionErrorsAlarm: Alarm;
+  /**
+   * Scheduled runs that failed for good: asynchronous invocations that crashed or timed out (Lambda's
+   * on-failure destination) and schedule events EventBridge could not deliver (the target's dead-letter queue).
+   */
+  public readonly deadLetterQueue: Queue;
+  /** Fires while {@link deadLetterQueue} holds a message. */
+  public readonly deadLetterAlarm: Alarm;
   /** Drift per model, the inference API and function, and the state of every alarm. */
   public readonly dashboard: Dashboard;
 
@@ -221,27 +237,41 @@ export class DriftMonitoring extends Construct {
         S3_FORCE_PATH_STYLE: 'false',
       },
     });
+    // SQS-managed encryption: Lambda and EventBridge send to it without a key policy. Messages
+    // carry the schedule event (and, from Lambda, the error), never captured rows.
+    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is the dead-letter queue of the drift monitor (the schedule target and its asynchronous invocations); it needs none of its own.',
+    });
     // No retry of a failed run: a retry could overlap the next scheduled run, which reads and
-    // writes the same state. The next run resumes from the watermark, and the errors alarm fires.
-    this.function.configureAsyncInvoke({ retryAttempts: 0 });
+    // writes the same state. The next run resumes from the watermark; the failed one lands in the
+    // dead-letter queue, whose alarm (and the errors alarm) tells on-call.
+    this.function.configureAsyncInvoke({ retryAttempts: 0, onFailure: new SqsDestination(this.deadLetterQueue) });
     const access = this.grantAccess(props);
 
     // --- Schedule -------------------------------------------------------------------------------
     this.scheduleRule = new Rule(this, 'Schedule', {
       description: `Runs the drift monitor every ${schedule.toHumanString()}`,
       schedule: Schedule.rate(schedule),
-      targets: [new LambdaFunction(this.function)],
+      // An event Lambda did not accept goes to the dead-letter queue at once, for the same reason.
+      targets: [new LambdaFunction(this.function, { deadLetterQueue: this.deadLetterQueue, retryAttempts: 0 })],
     });
     // The first run must not start before the function may read and write the buckets.
     this.scheduleRule.node.addDependency(access);
 
     // --- Drift events ---------------------------------------------------------------------------
     this.driftRule = new Rule(this, 'DriftConfirmed', {
+      ruleName: props.driftRuleName,
       description: `"${DRIFT_EVENT.detailType}" events of the drift monitor: notify, and start retraining`,
       eventBus: this.eventBus,
       eventPattern: { source: [DRIFT_EVENT.source], detailType: [DRIFT_EVENT.detailType] },
     });
-    if (props.alarmTopic) this.notifyOnDrift(props.alarmTopic, props.dataBucket);
+    if (props.alarmTopic) this.notifyOnDrift(props.alarmTopic, props.dataBucket, props.driftRuleName, props.eventBus !== undefined);
 
     // --- Alarms ---------------------------------------------------------------------------------
     const topic = props.alarmTopic;
@@ -317,6 +347,17 @@ export class DriftMonitoring extends Construct {
       evaluationPeriods: 1,
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
+    this.deadLetterAlarm = alarm(this, 'DeadLetterAlarm', {
+      alarmDescription:
+        'A scheduled run of the drift monitor failed for good and is in its dead-letter queue: the function crashed or ' +
+        `timed out (the message carries the error), or EventBridge could not invoke it. No model was monitored in that run; ` +
+        'the next scheduled run resumes from where the last completed one stopped. Read the message, fix the cause, then purge the queue.',
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
 
     // --- Dashboard ------------------------------------------------------------------------------
     this.dashboard = new Dashboard(this, 'Dashboard', {
@@ -324,7 +365,7 @@ export class DriftMonitoring extends Construct {
       defaultInterval: Duration.days(7),
     });
     const allAlarms = [...modelAlarms.values()].flatMap((a) => [a.driftConfirmed, a.noData]);
-    allAlarms.push(this.monitorErrorsAlarm, this.functionErrorsAlarm);
+    allAlarms.push(this.monitorErrorsAlarm, this.functionErrorsAlarm, this.deadLetterAlarm);
     this.dashboard.addWidgets(new AlarmStatusWidget({ title: 'Alarms', alarms: allAlarms, width: 24, height: 3 }));
     for (const model of props.modelNames) {
       this.dashboard.addWidgets(
@@ -369,25 +410,28 @@ export class DriftMonitoring extends Construct {
   }
 
   /**
-   * Lets the function read model packages and captured traffic, keep its state and write reports,
-   * each action under its own prefixes, and put events on the bus.
+   * Lets the function read model packages, captured traffic and late ground truth, keep its state
+   * and write reports, each action under its own prefixes, and put events on the bus.
    */
   private grantAccess(props: DriftMonitoringProps): Policy {
     const models = `${ModelLayout.root}*`;
     const [capture, monitor, reports] = [DataPrefixes.capture, DataPrefixes.monitor, DataPrefixes.reports].map(
       (prefix) => `${prefix}*`,
     ) as [string, string, string];
+    // Late labels of captured predictions: labels/<model>/ground-truth/*.jsonl (core/monitor/monitor.ts).
+    const groundTruth = `${DataPrefixes.labels}*/ground-truth/*`;
     const data = (pattern: string): string => props.dataBucket.arnForObjects(pattern);
 
     const statements = [
       // Registry, manifest and baseline of each model's serving version.
       new PolicyStatement({ actions: ['s3:GetObject'], resources: [props.modelBucket.arnForObjects(models)] }),
-      // Unconditional: without s3:ListBucket, S3 answers a missing key (no state yet, no registry
-      // yet) with 403 instead of 404; the monitor also lists capture/<model>/. Key names are not
-      // secret within the platform.
-      new PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.modelBucket.bucketArn, props.dataBucket.bucketArn] }),
-      // Captured traffic, and the monitor's own state (watermark, recent verdicts, last trigger).
-      new PolicyStatement({ actions: ['s3:GetObject'], resources: [data(capture), data(monitor)] }),
+      // Listing under the prefixes read: the monitor lists versions, capture/<model>/<version>/ and
+      // labels/<model>/ground-truth/, and S3 answers a missing key (no state yet, no registry yet)
+      // with 404 instead of 403 only to a principal that may list it.
+      listUnder(props.modelBucket, [models]),
+      listUnder(props.dataBucket, [capture, groundTruth, monitor]),
+      // Captured traffic, late ground truth, and the monitor's own state (watermark, recent verdicts, last trigger).
+      new PolicyStatement({ actions: ['s3:GetObject'], resources: [data(capture), data(groundTruth), data(monitor)] }),
       // Reports, and the state after the run.
       new PolicyStatement({ actions: ['s3:PutObject'], resources: [data(reports), data(monitor)] }),
     ];
@@ -401,20 +445,32 @@ export class DriftMonitoring extends Construct {
     const policy = new Policy(this, 'Access', { statements, roles: [this.function.role] });
     acknowledgeWildcardResources(
       policy,
-      [models, capture, monitor, reports].map((pattern) => `/${pattern}`),
+      [models, capture, groundTruth, monitor, reports].map((pattern) => `/${pattern}`),
       'Object ARNs under one key prefix each: the monitor reads any model package under models/ (which ' +
-        'versions serve changes without a deployment) and the capture files under capture/ whose keys carry ' +
-        'the model, version, date and a request id; it reads and writes its state under monitor/<model>/ and ' +
-        'writes reports under reports/<model>/ named by the time of the run.',
+        'versions serve changes without a deployment), the capture files under capture/ whose keys carry ' +
+        'the model, version, date and a request id, and the ground-truth files under labels/<model>/ground-truth/; ' +
+        'it reads and writes its state under monitor/<model>/ and writes reports under reports/<model>/ named by the time of the run.',
     );
     return policy;
   }
 
   /**
    * Sends "Drift Confirmed" events to the topic as a readable message. The topic policy lets only
-   * this rule publish (CDK's SnsTopic target would let any rule of any account publish).
+   * this rule publish (CDK's SnsTopic target would let any rule of any account publish); a named
+   * rule is named there by an ARN built from its name, so that a topic in another stack does not
+   * depend on this one.
    */
-  private notifyOnDrift(topic: ITopic, dataBucket: IBucket): void {
+  private notifyOnDrift(topic: ITopic, dataBucket: IBucket, ruleName: string | undefined, customBus: boolean): void {
+    if (ruleName === undefined && Stack.of(topic) !== Stack.of(this)) {
+      throw new Error(
+        `driftRuleName is required when alarmTopic belongs to another stack: its policy must name the drift rule ` +
+          `without depending on this stack (received the topic of ${Stack.of(topic).stackName} and no driftRuleName)`,
+      );
+    }
+    const ruleArn =
+      ruleName === undefined
+        ? this.driftRule.ruleArn
+        : Stack.of(this).formatArn({ service: 'events', resource: 'rule', resourceName: customBus ? `${this.eventBus.eventBusName}/${ruleName}` : ruleName });
     const detail = (field: string) => EventField.fromPath(`$.detail.${field}`);
     const message = RuleTargetInput.fromText(
       `Drift confirmed for model ${detail('model')} (version ${detail('version')}): ${detail('reason')}. ` +
@@ -430,7 +486,7 @@ export class DriftMonitoring extends Construct {
         principals: [events],
         actions: ['sns:Publish'],
         resources: [topic.topicArn],
-        conditions: { ArnEquals: { 'aws:SourceArn': this.driftRule.ruleArn } },
+        conditions: { ArnEquals: { 'aws:SourceArn': ruleArn } },
       }),
     );
     // EventBridge's KMS requests carry no aws:SourceArn, so the key statement cannot name the rule;

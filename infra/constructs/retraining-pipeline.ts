@@ -27,7 +27,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { DockerImage, InputMode, LambdaInvoke, S3DataType, S3Location, type S3LocationConfig, SageMakerCreateTrainingJob, SnsPublish } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { keyUseVia } from '../iam';
+import { keyUseVia, listUnder } from '../iam';
 import { DataPrefixes, ModelLayout } from '../../core/layout';
 import type { StepName } from '../../model-pipeline/pipeline/state';
 import { RESERVED_HYPERPARAMETERS, TrainingContract } from '../../model-pipeline/pipeline/training-contract';
@@ -84,6 +84,66 @@ interface HandlerSettings {
   readonly timeout: Duration;
   readonly description: string;
 }
+
+/** Key patterns of the model bucket the steps use (core/layout.ts spells the keys). */
+const ModelKeys = {
+  /** Everything under models/: packages, version claims and registries. */
+  all: `${ModelLayout.root}*`,
+  /** The files of some version's package (IAM's * spans slashes, so also a version claim; never a registry). */
+  packages: `${ModelLayout.package('*', '*')}*`,
+  /** Each model's registry index. */
+  registries: ModelLayout.registry('*'),
+} as const;
+
+/** Key patterns of the data bucket the steps use. */
+const DataKeys = {
+  /** Runs: state, train and holdout data, training job artifacts. */
+  runs: `${DataPrefixes.pipeline}*`,
+  labels: `${DataPrefixes.labels}*`,
+  datasets: `${DataPrefixes.datasets}*`,
+  capture: `${DataPrefixes.capture}*`,
+} as const;
+
+/** What one step does in the buckets (and with the topic), and so all its role may do. */
+export interface StepAccess {
+  /** The model bucket: keys read and written, and prefixes listed (a read of a missing key is a 404 only under them). */
+  readonly models?: { readonly read: readonly string[]; readonly write?: readonly string[]; readonly list: readonly string[] };
+  /** The data bucket: keys read (and listed, so that a missing one is a 404) and written. */
+  readonly data: { readonly read: readonly string[]; readonly write: readonly string[] };
+  /** Publishes notifications: every step run by the runner notifies when it fails. */
+  readonly notifies: boolean;
+}
+
+const runState = { read: [DataKeys.runs], write: [DataKeys.runs] } as const;
+
+/**
+ * What each step does (model-pipeline/pipeline/steps.ts, runner.ts), and so all its role may do.
+ * Every step reads and writes its run's state under pipeline/. Only the steps that write packages
+ * (Train, ImportArtifact, Quantize) or registries (Register, Deploy, CanaryCheck, AbortCanary; Train
+ * and ImportArtifact record the candidate) may write under models/, each only what it writes.
+ */
+export const STEP_ACCESS: Readonly<Record<PipelineHandler, StepAccess>> = {
+  // Opens the run at the serving version: the registry, or the newest package when there is none.
+  start: { models: { read: [ModelKeys.registries], list: [ModelKeys.all] }, data: runState, notifies: false },
+  // Joins new labels with the serving version's training data; writes train and holdout.
+  prepare: { models: { read: [ModelKeys.packages], list: [ModelKeys.all] }, data: { read: [DataKeys.labels, DataKeys.datasets, DataKeys.runs], write: [DataKeys.runs] }, notifies: true },
+  // Claims a version, writes its package and training data, records it as candidate.
+  train: { models: { read: [ModelKeys.all], write: [ModelKeys.all], list: [ModelKeys.all] }, data: { read: [DataKeys.runs], write: [DataKeys.runs, DataKeys.datasets] }, notifies: true },
+  importArtifact: { models: { read: [ModelKeys.all], write: [ModelKeys.all], list: [ModelKeys.all] }, data: { read: [DataKeys.runs], write: [DataKeys.runs, DataKeys.datasets] }, notifies: true },
+  // Scores candidate and serving version on the holdout.
+  evaluate: { models: { read: [ModelKeys.packages], list: [ModelKeys.all] }, data: runState, notifies: true },
+  // Adds the int8 model to the candidate's package.
+  quantize: { models: { read: [ModelKeys.packages], write: [ModelKeys.packages], list: [ModelKeys.all] }, data: runState, notifies: true },
+  // Decides on the evaluation in the run's state alone.
+  gate: { data: runState, notifies: true },
+  register: { models: { read: [ModelKeys.registries], write: [ModelKeys.registries], list: [ModelKeys.registries] }, data: runState, notifies: true },
+  // Starts the canary or promotes (both check the version's package exists by listing).
+  deploy: { models: { read: [ModelKeys.registries], write: [ModelKeys.registries], list: [ModelKeys.all] }, data: runState, notifies: true },
+  // Reads both versions' capture; promotes or rolls back in the registry.
+  canaryCheck: { models: { read: [ModelKeys.registries], write: [ModelKeys.registries], list: [ModelKeys.registries] }, data: { read: [DataKeys.runs, DataKeys.capture], write: [DataKeys.runs] }, notifies: true },
+  notify: { data: runState, notifies: true },
+  abortCanary: { models: { read: [ModelKeys.registries], write: [ModelKeys.registries], list: [ModelKeys.registries] }, data: runState, notifies: false },
+};
 
 /** One function per handler; typed by the runner's step names, so a new step cannot be forgotten here. */
 const HANDLERS: Readonly<Record<PipelineHandler, HandlerSettings>> = {
@@ -394,7 +454,7 @@ export class RetrainingPipeline extends Construct {
     }
     this.functions = functions;
     this.grantStepAccess(props, topicKey);
-    if (canary) this.grantCanaryCheckAccess(props);
+    if (canary) this.grantCanaryCheckMetrics();
 
     // --- State machine --------------------------------------------------------------------------
     const failed = new Fail(this, 'Failed', {
@@ -514,69 +574,59 @@ export class RetrainingPipeline extends Construct {
   }
 
   /**
-   * Lets every step function do what a step does, each action under its own prefixes: read and
-   * write model packages and registries, read labels and datasets, write datasets and run state,
-   * and publish notifications.
+   * Gives each step function's role a policy of its own, `<state>Access`, that allows exactly the
+   * step's {@link STEP_ACCESS}: each action under its own key patterns, s3:ListBucket only under
+   * the patterns it lists or reads, the platform key only through S3, and publishing only to the
+   * steps that notify.
    */
-  private grantStepAccess(props: RetrainingPipelineProps, topicKey: IKey | undefined): Policy {
+  private grantStepAccess(props: RetrainingPipelineProps, topicKey: IKey | undefined): Policy[] {
     const region = Stack.of(this).region;
-    const models = `${ModelLayout.root}*`;
-    const labels = `${DataPrefixes.labels}*`;
-    const datasets = `${DataPrefixes.datasets}*`;
-    const pipeline = `${DataPrefixes.pipeline}*`;
-    const data = (pattern: string): string => props.dataBucket.arnForObjects(pattern);
-
-    const statements = [
-      // Packages of new versions (train, quantize) and registries (register, deploy); reads of the serving version.
-      new PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [props.modelBucket.arnForObjects(models)] }),
-      // Unconditional: without s3:ListBucket, S3 answers a missing key (a model with no registry yet,
-      // a serving version without a dataset) with 403 instead of 404, and the steps list versions and
-      // label files. Key names are not secret within the platform.
-      new PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.modelBucket.bucketArn, props.dataBucket.bucketArn] }),
-      // New labelled rows, the serving version's training data, and the run's state and data.
-      new PolicyStatement({ actions: ['s3:GetObject'], resources: [data(labels), data(datasets), data(pipeline)] }),
-      // The candidate's training data, and the run's state and data.
-      new PolicyStatement({ actions: ['s3:PutObject'], resources: [data(datasets), data(pipeline)] }),
-      new PolicyStatement({ actions: ['sns:Publish'], resources: [this.notifyTopic.topicArn] }),
-    ];
-    if (props.key) {
+    const objects = (bucket: IBucket, patterns: readonly string[]) => patterns.map((p) => bucket.arnForObjects(p));
+    return [...this.functions].map(([handler, fn]) => {
+      const access = STEP_ACCESS[handler];
+      const statements: PolicyStatement[] = [];
+      if (access.models) {
+        statements.push(new PolicyStatement({ actions: ['s3:GetObject'], resources: objects(props.modelBucket, access.models.read) }));
+        if (access.models.write?.length) statements.push(new PolicyStatement({ actions: ['s3:PutObject'], resources: objects(props.modelBucket, access.models.write) }));
+        statements.push(listUnder(props.modelBucket, access.models.list));
+      }
       statements.push(
-        // Decrypt to read, GenerateDataKey to write; only through S3.
-        keyUseVia(props.key, 's3', region),
+        new PolicyStatement({ actions: ['s3:GetObject'], resources: objects(props.dataBucket, access.data.read) }),
+        new PolicyStatement({ actions: ['s3:PutObject'], resources: objects(props.dataBucket, access.data.write) }),
+        listUnder(props.dataBucket, access.data.read),
       );
-    }
-    if (topicKey) statements.push(keyUseVia(topicKey, 'sns', region));
-
-    const policy = new Policy(this, 'StepAccess', { statements, roles: [...this.functions.values()].map((fn) => fn.role) });
-    acknowledgeWildcardResources(
-      policy,
-      [models, labels, datasets, pipeline].map((pattern) => `/${pattern}`),
-      'Object ARNs under one key prefix each: a run reads and writes model packages and registries ' +
-        'under models/ (new versions are numbered at run time), reads label files under labels/ ' +
-        'and datasets under datasets/, and writes datasets and its own state under ' +
-        'datasets/<model>/<version>/ and pipeline/<model>/<runId>/.',
-    );
-    return policy;
+      // Decrypt to read, GenerateDataKey to write (every step writes its run's state); only through S3.
+      if (props.key) statements.push(keyUseVia(props.key, 's3', region));
+      if (access.notifies) {
+        statements.push(new PolicyStatement({ actions: ['sns:Publish'], resources: [this.notifyTopic.topicArn] }));
+        if (topicKey) statements.push(keyUseVia(topicKey, 'sns', region));
+      }
+      const policy = new Policy(this, `${HANDLERS[handler].stateName}Access`, { statements, roles: [fn.role] });
+      const patterns = [...(access.models ? [...access.models.read, ...(access.models.write ?? [])] : []), ...access.data.read, ...access.data.write];
+      acknowledgeWildcardResources(
+        policy,
+        [...new Set(patterns)].map((pattern) => `/${pattern}`),
+        'Object ARNs of the keys this step touches: packages, version claims and registries under models/<model>/ ' +
+          '(new versions are numbered at run time), label files under labels/ and datasets under datasets/, ' +
+          'captured requests under capture/<model>/<version>/, and its run\'s state and data under pipeline/<model>/<runId>/.',
+      );
+      return policy;
+    });
   }
 
   /**
-   * CanaryCheck reads the inference function's metrics (GetMetricData) and the canary's and
-   * serving version's capture (their predicted-class mix), in a policy of its own.
+   * CanaryCheck reads the inference function's metrics (GetMetricData), in a policy of its own
+   * next to its step access (which reads the two versions' capture).
    */
-  private grantCanaryCheckAccess(props: RetrainingPipelineProps): Policy {
-    const capture = `${DataPrefixes.capture}*`;
-    const policy = new Policy(this, 'CanaryCheckAccess', {
-      statements: [
-        new PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }),
-        new PolicyStatement({ actions: ['s3:GetObject'], resources: [props.dataBucket.arnForObjects(capture)] }),
-      ],
+  private grantCanaryCheckMetrics(): Policy {
+    const policy = new Policy(this, 'CanaryCheckMetrics', {
+      statements: [new PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] })],
       roles: [this.functions.get('canaryCheck')!.role],
     });
     Validations.of(policy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'cloudwatch:GetMetricData supports no resource-level permissions (CloudWatch metrics have no ARNs): its only possible Resource is "*". It reads metric values only.',
     });
-    acknowledgeWildcardResources(policy, [`/${capture}`], 'Captured requests of the canary and the serving version, under capture/<model>/<version>/ (versions are known at run time).');
     return policy;
   }
 

@@ -6,12 +6,12 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { type ILambdaDeploymentConfig, LambdaDeploymentConfig, LambdaDeploymentGroup } from 'aws-cdk-lib/aws-codedeploy';
 import { Policy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
-import { Alias, Architecture } from 'aws-cdk-lib/aws-lambda';
+import { Alias, Architecture, type CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { keyUseVia } from '../iam';
+import { keyUseVia, listUnder } from '../iam';
 import { DataPrefixes, ModelLayout } from '../../core/layout';
 import { acknowledgeWildcardResources } from '../nag';
 import { MlopsFunction } from './mlops-function';
@@ -55,6 +55,13 @@ export interface ServerlessInferenceProps {
    * @default 0 - none
    */
   readonly provisionedConcurrency?: number;
+  /**
+   * Concurrency reserved for the function, which is also its cap: batch scoring, the pipeline and
+   * other functions of the account cannot take it, and the function takes no more. At least
+   * `provisionedConcurrency`.
+   * @default - none reserved: the function draws on the account's unreserved pool
+   */
+  readonly reservedConcurrency?: number;
   /**
    * How API consumers authenticate: SigV4-signed requests checked by IAM, or an API key with a usage plan.
    * @default 'iam'
@@ -179,6 +186,13 @@ export class ServerlessInference extends Construct {
     if (!Number.isInteger(provisionedConcurrency) || provisionedConcurrency < 0) {
       throw new Error(`provisionedConcurrency must be a whole number of at least 0 (received ${provisionedConcurrency})`);
     }
+    const reserved = props.reservedConcurrency;
+    if (reserved !== undefined && !(Number.isInteger(reserved) && reserved >= Math.max(1, provisionedConcurrency))) {
+      throw new Error(
+        `reservedConcurrency must be a whole number of at least 1 and at least provisionedConcurrency (${provisionedConcurrency}), ` +
+          `which Lambda draws from it (received ${reserved})`,
+      );
+    }
     if (captureSampleRate < 0 || captureSampleRate > 1) {
       throw new Error(`captureSampleRate must be between 0 and 1 (received ${captureSampleRate})`);
     }
@@ -213,6 +227,10 @@ export class ServerlessInference extends Construct {
         MICRO_BATCH_MAX_WAIT_MICROS: '0',
       },
     });
+    if (reserved !== undefined) {
+      // MlopsFunction's props leave reserved concurrency out; the L1 property is the same setting.
+      (this.function.node.defaultChild as CfnFunction).reservedConcurrentExecutions = reserved;
+    }
     const bucketAccess = this.grantBucketAccess(props);
 
     this.alias = new Alias(this, 'LiveAlias', {
@@ -304,9 +322,9 @@ export class ServerlessInference extends Construct {
     const capture = `${DataPrefixes.capture}*`;
     const statements = [
       new PolicyStatement({ actions: ['s3:GetObject'], resources: [props.modelBucket.arnForObjects(models)] }),
-      // Unconditional: without s3:ListBucket, S3 answers a missing key (a model with no registry
-      // yet) with 403 instead of 404. Key names in the model bucket are not secret.
-      new PolicyStatement({ actions: ['s3:ListBucket'], resources: [props.modelBucket.bucketArn] }),
+      // The function lists a model's versions, and S3 answers a missing key (a model with no
+      // registry yet) with 404 instead of 403 only to a principal that may list it.
+      listUnder(props.modelBucket, [models]),
       new PolicyStatement({ actions: ['s3:PutObject'], resources: [props.dataBucket.arnForObjects(capture)] }),
     ];
     if (props.key) {
@@ -325,10 +343,4 @@ export class ServerlessInference extends Construct {
     );
     return policy;
   }
-
-
-
-
-
-
 }

@@ -3,10 +3,10 @@ import type { StageBase } from 'aws-cdk-lib/aws-apigateway';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { DataPrefixes } from '../../core/layout';
 import type { MonitoringConfig } from '../config';
-import { AlarmTopic } from '../constructs/alarm-topic';
 import { DriftMonitoring } from '../constructs/drift-monitoring';
 
 /** Properties of a {@link MonitoringStack}. */
@@ -27,10 +27,11 @@ export interface MonitoringStackProps extends StackProps {
    */
   readonly key?: IKey;
   /**
-   * Where alarms and confirmed drift are e-mailed.
-   * @default - no e-mail subscription: the topic has no subscriber until one is added
+   * The on-call topic (the alarms stack's): the monitor's alarms and its "Drift Confirmed"
+   * notifications go there. It must let CloudWatch alarms of the account publish, as an
+   * `AlarmTopic` does.
    */
-  readonly alarmEmail?: string;
+  readonly alarmTopic: ITopic;
   /**
    * Stage of the serverless inference API, for the dashboard.
    * @default - no API widgets
@@ -48,10 +49,8 @@ export interface MonitoringStackProps extends StackProps {
   readonly removalPolicy?: RemovalPolicy;
 }
 
-/** Drift monitoring of every model, the platform's alarm topic, and its dashboard. */
+/** Drift monitoring of every model, with its alarms on the on-call topic, and the platform's dashboard. */
 export class MonitoringStack extends Stack {
-  /** Where alarms go; other stacks may send theirs here too. */
-  public readonly alarmTopic: AlarmTopic;
   /** The schedule, function, drift rule, alarms and dashboard. */
   public readonly monitoring: DriftMonitoring;
 
@@ -62,7 +61,6 @@ export class MonitoringStack extends Stack {
     CrossStackReferences.of(this).consume(ReferenceStrength.STRONG);
     const config = props.monitoring;
 
-    this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', { email: props.alarmEmail, displayName: `MLOps ${props.stage} alarms` });
     this.monitoring = new DriftMonitoring(this, 'Monitoring', {
       modelBucket: props.modelBucket,
       dataBucket: props.dataBucket,
@@ -74,14 +72,16 @@ export class MonitoringStack extends Stack {
       ofLastRuns: config.ofLastRuns,
       cooldown: Duration.hours(config.cooldownHours),
       memorySize: config.memoryMb,
-      alarmTopic: this.alarmTopic,
+      alarmTopic: props.alarmTopic,
+      // Named, so that the topic's policy (in the alarms stack) can name the rule without
+      // depending on this stack.
+      driftRuleName: `mlops-${props.stage}-drift-confirmed`,
       inferenceApiStage: props.inferenceApiStage,
       inferenceFunction: props.inferenceFunction,
       dashboardName: `Mlops-${props.stage}`,
       logRemovalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
 
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn, description: 'SNS topic of alarms and confirmed drift' });
     new CfnOutput(this, 'DashboardUrl', {
       value: `https://console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=Mlops-${props.stage}`,
       description: 'Drift per model, inference latency and errors, alarm states',

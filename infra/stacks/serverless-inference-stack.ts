@@ -64,6 +64,7 @@ export class ServerlessInferenceStack extends Stack {
       timeout: Duration.seconds(config.timeoutSeconds),
       architecture: config.architecture === 'arm64' ? Architecture.ARM_64 : Architecture.X86_64,
       provisionedConcurrency: config.provisionedConcurrency,
+      reservedConcurrency: config.reservedConcurrency ?? undefined,
       apiAuth: config.apiAuth,
       throttle: config.throttle,
       dailyQuota: config.dailyQuota,

@@ -100,6 +100,14 @@ describe('Batch Transform of gpu models', () => {
     expect(objects).toEqual([expect.stringMatching(/DataBucket\w+\/batch\/staging\/transform\/demo\/\*$/)]);
   });
 
+  it("lets the steps' function list the data bucket only under the gpu models' inputs and manifests and the staging prefix", () => {
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Array<{ Properties: { PolicyName: string; PolicyDocument: { Statement: Array<{ Action: string | string[]; Condition?: unknown }> } } }>;
+    const step = policies.filter((p) => /^BatchTransformStepAccess/.test(p.Properties.PolicyName));
+    const lists = step.flatMap((p) => p.Properties.PolicyDocument.Statement).filter((s) => [s.Action].flat().includes('s3:ListBucket'));
+
+    expect(lists.map((s) => s.Condition)).toEqual([{ StringLike: { 's3:prefix': ['batch/input/demo/*', 'batch/manifests/demo/*', 'batch/staging/*'] } }]);
+  });
+
   it('adds no transform when gpu.batchTransform.enabled is false, and the batch Lambda scores every model', () => {
     const off = synthPlatform({ gpu: { batchTransform: { enabled: false } } });
 

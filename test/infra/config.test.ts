@@ -20,6 +20,7 @@ describe('parseConfig', () => {
         timeoutSeconds: 29,
         architecture: 'arm64',
         provisionedConcurrency: 0,
+        reservedConcurrency: 100,
         apiAuth: 'iam',
         throttle: { rateLimit: 100, burstLimit: 200 },
         captureSampleRate: 1,
@@ -48,6 +49,25 @@ describe('parseConfig', () => {
   it('rejects a daily quota without API keys', () => {
     expect(() => parseConfig({ stage: 'dev', serverless: { dailyQuota: 10000 } })).toThrow(
       /serverless\.dailyQuota: applies only when apiAuth is "apiKey"/,
+    );
+  });
+
+  it('reserves 100 of the account\'s concurrency for the inference function by default', () => {
+    expect(parseConfig({ stage: 'dev' }).serverless.reservedConcurrency).toBe(100);
+  });
+
+  it('keeps the reserved concurrency it is given, and null for none', () => {
+    expect(parseConfig({ stage: 'dev', serverless: { reservedConcurrency: 250 } }).serverless.reservedConcurrency).toBe(250);
+    expect(parseConfig({ stage: 'dev', serverless: { reservedConcurrency: null } }).serverless.reservedConcurrency).toBeNull();
+  });
+
+  it('rejects a reserved concurrency of 0, which would throttle every request', () => {
+    expect(() => parseConfig({ stage: 'dev', serverless: { reservedConcurrency: 0 } })).toThrow(/serverless\.reservedConcurrency: .*\(received 0\)/);
+  });
+
+  it('rejects more provisioned than reserved concurrency, naming provisionedConcurrency', () => {
+    expect(() => parseConfig({ stage: 'dev', serverless: { provisionedConcurrency: 20, reservedConcurrency: 10 } })).toThrow(
+      /serverless\.provisionedConcurrency: must be at most reservedConcurrency/,
     );
   });
 

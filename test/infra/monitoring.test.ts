@@ -87,24 +87,29 @@ function graphMetrics(widget: DashboardWidget): string[] {
 const DATA_OBJECTS = /^Mlops-test-Storage:ExportsOutputFnGetAttDataBucket\w+\//;
 const MODEL_OBJECTS = /^Mlops-test-Storage:ExportsOutputFnGetAttModelBucket\w+\//;
 const DATA_BUCKET_NAME = /Mlops-test-Storage:ExportsOutputRefDataBucket\w+/;
+/** `text` as a regular expression that matches it literally. */
+const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 /** An object ARN of the data bucket under `prefix`, with the wildcard after it. */
-const dataObjects = (prefix: string) => expect.stringMatching(new RegExp(`${DATA_OBJECTS.source}${prefix.replaceAll('/', '\\/')}\\*$`));
+const dataObjects = (prefix: string) => expect.stringMatching(new RegExp(`${DATA_OBJECTS.source}${literal(prefix)}\\*$`));
+/** The alarms stack's on-call topic, as this stack imports it. */
+const topicRef = { 'Fn::ImportValue': expect.stringMatching(/^Mlops-test-Alarms:ExportsOutputRefAlarmTopic/) };
 
 describe('MonitoringStack', () => {
   const { platform, stack, template } = synthPlatform();
-  const { monitoring, alarmTopic } = stack;
-  const topicRef = { Ref: logicalId(alarmTopic) };
+  const { monitoring } = stack;
   const functionId = logicalId(monitoring.function);
   const scheduleRuleId = logicalId(monitoring.scheduleRule);
   const driftRuleId = logicalId(monitoring.driftRule);
+  const deadLetterQueueId = logicalId(monitoring.deadLetterQueue);
 
   it('is named after the stage and deployed to the configured region', () => {
     expect(stack.stackName).toBe('Mlops-test-Monitoring');
     expect(stack.region).toBe('us-east-1');
   });
 
-  it('depends on the storage and serverless inference stacks, never the other way round', () => {
-    expect(stack.dependencies).toEqual(expect.arrayContaining([platform.storage, platform.serverlessInference]));
+  it('depends on the alarms, storage and serverless inference stacks, never the other way round', () => {
+    expect(stack.dependencies).toEqual(expect.arrayContaining([platform.alarms, platform.storage, platform.serverlessInference]));
+    expect(platform.alarms.dependencies).not.toContain(stack);
     expect(platform.storage.dependencies).not.toContain(stack);
     expect(platform.serverlessInference!.dependencies).not.toContain(stack);
   });
@@ -117,7 +122,7 @@ describe('MonitoringStack', () => {
     });
 
     it('targets the monitor function and nothing else', () => {
-      expect(rule().Targets).toEqual([{ Id: expect.any(String), Arn: { 'Fn::GetAtt': [functionId, 'Arn'] } }]);
+      expect(rule().Targets).toEqual([expect.objectContaining({ Arn: { 'Fn::GetAtt': [functionId, 'Arn'] } })]);
     });
 
     it('lets only the schedule rule invoke the function', () => {
@@ -190,6 +195,65 @@ describe('MonitoringStack', () => {
     });
   });
 
+  describe('failed runs', () => {
+    const queue = () => template.toJSON().Resources[deadLetterQueueId].Properties as Record<string, unknown>;
+
+    it("go to a dead-letter queue when an invocation failed for good: Lambda's on-failure destination", () => {
+      expect(only(template, 'AWS::Lambda::EventInvokeConfig')).toMatchObject({
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [deadLetterQueueId, 'Arn'] } } },
+      });
+    });
+
+    it('go to the same queue, without a retry, when EventBridge could not invoke the function', () => {
+      const [target] = (template.toJSON().Resources[scheduleRuleId].Properties as { Targets: Array<Record<string, unknown>> }).Targets;
+
+      expect(target).toMatchObject({ DeadLetterConfig: { Arn: { 'Fn::GetAtt': [deadLetterQueueId, 'Arn'] } }, RetryPolicy: { MaximumRetryAttempts: 0 } });
+    });
+
+    it('are kept 14 days in a queue encrypted with an SQS-managed key', () => {
+      expect(queue()).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+    });
+
+    it('are sent over TLS only: the queue denies every other request', () => {
+      const policy = only(template, 'AWS::SQS::QueuePolicy');
+
+      expect(policy.Queues).toEqual([{ Ref: deadLetterQueueId }]);
+      expect((policy.PolicyDocument as { Statement: Statement[] }).Statement).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Action: 'sqs:*', Principal: { AWS: '*' }, Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
+    });
+
+    it('may be sent by EventBridge only on behalf of the schedule rule', () => {
+      const allows = (only(template, 'AWS::SQS::QueuePolicy').PolicyDocument as { Statement: Statement[] }).Statement.filter((s) => s.Effect === 'Allow');
+
+      expect(allows).toEqual([
+        expect.objectContaining({ Principal: { Service: 'events.amazonaws.com' }, Action: 'sqs:SendMessage', Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [scheduleRuleId, 'Arn'] } } } }),
+      ]);
+    });
+
+    it('may be sent by the function to this queue and no other', () => {
+      const sqs = statements(template).filter((s) => list(s.Action).some((a) => String(a).startsWith('sqs:')));
+
+      expect(sqs.flatMap((s) => list(s.Resource))).toEqual([{ 'Fn::GetAtt': [deadLetterQueueId, 'Arn'] }]);
+      expect(sqs.flatMap((s) => list(s.Action))).toContain('sqs:SendMessage');
+    });
+
+    it('alarm on-call as soon as the queue holds a message', () => {
+      const [alarm, ...others] = alarms(template).filter((a) => a.Namespace === 'AWS/SQS');
+
+      expect(others).toEqual([]);
+      expect(alarm).toMatchObject({
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        dimensions: { QueueName: `<${deadLetterQueueId}.QueueName>` },
+        Statistic: 'Maximum',
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [topicRef],
+      });
+    });
+  });
+
   describe('permissions', () => {
     const all = statements(template);
     const s3 = all.filter((s) => list(s.Action).some((a) => String(a).startsWith('s3:')));
@@ -200,35 +264,38 @@ describe('MonitoringStack', () => {
       expect([...actions].sort()).toEqual(['s3:GetObject', 's3:ListBucket', 's3:PutObject']);
     });
 
-    it('allow s3:GetObject only under models/, capture/ and monitor/', () => {
+    it('allow s3:GetObject only under models/, capture/, labels/<model>/ground-truth/ and monitor/', () => {
       const reads = resourcesAllowed(template, 's3:GetObject');
 
       expect(reads).toEqual(
         expect.arrayContaining([
           expect.stringMatching(new RegExp(`${MODEL_OBJECTS.source}models\\/\\*$`)),
           dataObjects('capture/'),
+          dataObjects('labels/*/ground-truth/'),
           dataObjects('monitor/'),
         ]),
       );
-      expect(reads).toHaveLength(3);
+      expect(reads).toHaveLength(4);
     });
 
     it('allow s3:PutObject only under reports/ and monitor/', () => {
       expect(resourcesAllowed(template, 's3:PutObject')).toEqual([dataObjects('monitor/'), dataObjects('reports/')]);
     });
 
-    it('allow s3:ListBucket on the two buckets themselves, so that missing keys answer 404', () => {
-      expect(resourcesAllowed(template, 's3:ListBucket')).toEqual([
-        expect.stringMatching(/^Mlops-test-Storage:ExportsOutputFnGetAttDataBucket\w+$/),
-        expect.stringMatching(/^Mlops-test-Storage:ExportsOutputFnGetAttModelBucket\w+$/),
-      ]);
+    it('allow s3:ListBucket only under the prefixes read, so that a missing key there answers 404', () => {
+      const lists = s3.filter((s) => list(s.Action).includes('s3:ListBucket'));
+      const prefixes = (bucket: RegExp) => lists.find((s) => bucket.test(flattenCfnReference(s.Resource)))?.Condition;
+
+      expect(lists).toHaveLength(2);
+      expect(prefixes(/^Mlops-test-Storage:ExportsOutputFnGetAttModelBucket\w+$/)).toEqual({ StringLike: { 's3:prefix': ['models/*'] } });
+      expect(prefixes(/^Mlops-test-Storage:ExportsOutputFnGetAttDataBucket\w+$/)).toEqual({ StringLike: { 's3:prefix': ['capture/*', 'labels/*/ground-truth/*', 'monitor/*'] } });
     });
 
-    it('give no object access to a whole bucket: every object resource ends with one of the four prefixes', () => {
+    it('give no object access to a whole bucket: every object resource ends with one of the monitor prefixes', () => {
       const objectResources = s3.flatMap((s) => list(s.Resource).map(flattenCfnReference)).filter((r) => r.includes('/'));
 
-      for (const resource of objectResources) expect(resource).toMatch(/\/(models|capture|monitor|reports)\/\*$/);
-      expect(objectResources).toHaveLength(5);
+      for (const resource of objectResources) expect(resource).toMatch(/\/(models|capture|labels\/\*\/ground-truth|monitor|reports)\/\*$/);
+      expect(objectResources).toHaveLength(6);
     });
 
     it('allow kms:Decrypt and kms:GenerateDataKey on the platform key, only through S3', () => {
@@ -258,79 +325,18 @@ describe('MonitoringStack', () => {
     });
   });
 
-  describe('alarm topic', () => {
-    const key = () => only(template, 'AWS::KMS::Key') as { EnableKeyRotation: boolean; KeyPolicy: { Statement: Statement[] } };
-    const topicPolicy = () => (only(template, 'AWS::SNS::TopicPolicy').PolicyDocument as { Statement: Statement[] }).Statement;
-
-    it('is exposed by the stack as the topic every alarm notifies', () => {
-      expect(stack.resolve(alarmTopic.topicArn)).toEqual(topicRef);
-    });
-
-    it('is encrypted with a customer-managed key of its own that rotates yearly', () => {
-      expect(only(template, 'AWS::SNS::Topic').KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [logicalId(alarmTopic.key), 'Arn'] });
-      expect(key().EnableKeyRotation).toBe(true);
-    });
-
-    it('lets CloudWatch use its key, without which alarms cannot publish to an encrypted topic', () => {
-      expect(key().KeyPolicy.Statement).toContainEqual(
-        expect.objectContaining({
-          Effect: 'Allow',
-          Principal: { Service: 'cloudwatch.amazonaws.com' },
-          Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        }),
-      );
-    });
-
-    it('lets EventBridge use its key, for the drift notifications', () => {
-      expect(key().KeyPolicy.Statement).toContainEqual(
-        expect.objectContaining({ Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] }),
-      );
-    });
-
-    it('denies every publish that is not sent over TLS', () => {
-      expect(topicPolicy()).toContainEqual(
-        expect.objectContaining({
-          Effect: 'Deny',
-          Action: 'sns:Publish',
-          Principal: '*',
-          Resource: topicRef,
-          Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-        }),
-      );
-    });
-
-    it('lets the CloudWatch alarms of this account and region publish, and no others', () => {
-      const cloudWatch = topicPolicy().filter((s) => JSON.stringify(s.Principal).includes('cloudwatch'));
-
-      expect(cloudWatch).toHaveLength(1);
-      expect(cloudWatch[0]).toMatchObject({ Effect: 'Allow', Action: 'sns:Publish', Resource: topicRef });
-      expect(flattenCfnReference(cloudWatch[0]!.Condition?.ArnLike?.['aws:SourceArn'])).toBe('arn:aws:cloudwatch:us-east-1:<AWS::AccountId>:alarm:*');
-      expect(cloudWatch[0]!.Condition?.StringEquals).toEqual({ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
-    });
-
-    it('lets EventBridge publish only on behalf of the drift rule', () => {
-      const events = topicPolicy().filter((s) => JSON.stringify(s.Principal).includes('events'));
-
-      expect(events).toEqual([
-        expect.objectContaining({
-          Effect: 'Allow',
-          Action: 'sns:Publish',
-          Resource: topicRef,
-          Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [driftRuleId, 'Arn'] } } },
-        }),
-      ]);
-    });
-
-    it('has no subscription when no alarm email is configured', () => {
-      template.resourceCountIs('AWS::SNS::Subscription', 0);
+  describe('notifications', () => {
+    it("go to the alarms stack's on-call topic, which this stack creates none of", () => {
+      template.resourceCountIs('AWS::SNS::Topic', 0);
+      template.resourceCountIs('AWS::SNS::TopicPolicy', 0);
     });
   });
 
   describe('alarms', () => {
-    it('are two per model and two for the monitor, each notifying the alarm topic', () => {
+    it('are two per model and three for the monitor, each notifying the alarm topic', () => {
       const all = alarms(template);
 
-      expect(all).toHaveLength(2 * MODELS.length + 2);
+      expect(all).toHaveLength(2 * MODELS.length + 3);
       for (const alarm of all) expect(alarm.AlarmActions).toEqual([topicRef]);
     });
 
@@ -409,6 +415,10 @@ describe('MonitoringStack', () => {
       expect(rule().EventPattern).toEqual({ source: ['mlops.monitor'], 'detail-type': ['Drift Confirmed'] });
     });
 
+    it("is named after the stage, so that the alarm topic's policy can name it without depending on this stack", () => {
+      expect(rule().Name).toBe('mlops-test-drift-confirmed');
+    });
+
     it('sends them to the alarm topic, and nowhere else for now', () => {
       expect(rule().Targets).toHaveLength(1);
       expect(rule().Targets[0].Arn).toEqual(topicRef);
@@ -484,8 +494,7 @@ describe('MonitoringStack', () => {
     });
   });
 
-  it('outputs the alarm topic, the dashboard URL and where the reports are', () => {
-    template.hasOutput('AlarmTopicArn', { Value: topicRef });
+  it('outputs the dashboard URL and where the reports are', () => {
     expect(template.findOutputs('DashboardUrl').DashboardUrl?.Value).toBe(
       'https://console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards:name=Mlops-test',
     );
@@ -494,11 +503,17 @@ describe('MonitoringStack', () => {
 });
 
 describe('MonitoringStack settings', () => {
-  it('runs on the configured schedule, which is also the period of its alarms', () => {
+  it('runs on the configured schedule, which is also the period of the alarms on its metrics', () => {
     const { template } = synthPlatform({ scheduleMinutes: 15 });
 
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)' });
-    for (const alarm of alarms(template)) expect(alarm.Period, alarm.MetricName).toBe(900);
+    for (const alarm of alarms(template).filter((a) => a.Namespace !== 'AWS/SQS')) expect(alarm.Period, alarm.MetricName).toBe(900);
+  });
+
+  it('looks at the dead-letter queue every 5 minutes, whatever the schedule', () => {
+    const { template } = synthPlatform({ scheduleMinutes: 120 });
+
+    expect(alarms(template).filter((a) => a.Namespace === 'AWS/SQS').map((a) => a.Period)).toEqual([300]);
   });
 
   it('passes the configured thresholds and cooldown to the function, and sizes it as configured', () => {
@@ -508,12 +523,6 @@ describe('MonitoringStack settings', () => {
       MemorySize: 2048,
       Environment: { Variables: Match.objectLike({ MIN_ROWS: '500', CONFIRM_RUNS: '3', OF_LAST_RUNS: '5', COOLDOWN_HOURS: '12' }) },
     });
-  });
-
-  it('e-mails the alarm topic to the configured alarm address', () => {
-    const { template } = synthPlatform({}, { alarmEmail: 'oncall@example.com' });
-
-    expect(only(template, 'AWS::SNS::Subscription')).toMatchObject({ Protocol: 'email', Endpoint: 'oncall@example.com' });
   });
 
   it('grants no KMS permission to the function when the buckets use S3-managed keys', () => {
@@ -528,7 +537,7 @@ describe('MonitoringStack settings', () => {
 
     expect(titles.filter((t) => t.startsWith('Inference'))).toEqual([]);
     expect(titles).toContain('fraud-v2: dataset drift (1 = drift)');
-    expect(platform.monitoring!.dependencies).toEqual([platform.storage]);
+    expect(new Set(platform.monitoring!.dependencies)).toEqual(new Set([platform.alarms, platform.storage]));
   });
 
   it('is left out of the platform when no model is configured', () => {
@@ -648,6 +657,42 @@ describe('DriftMonitoring', () => {
     ]);
   });
 
+  it('refuses a topic of another stack without a drift rule name, which would make that stack depend on this one', () => {
+    const app = testApp({ builtinCloudFormationValidation: false });
+    const topic = new Topic(new Stack(app, 'Alarms'), 'Topic');
+    const stack = new Stack(app, 'Monitor');
+
+    expect(
+      () =>
+        new DriftMonitoring(stack, 'Monitoring', {
+          modelBucket: Bucket.fromBucketName(stack, 'Models', 'models-bucket'),
+          dataBucket: Bucket.fromBucketName(stack, 'Data', 'data-bucket'),
+          modelNames: ['demo'],
+          alarmTopic: topic,
+        }),
+    ).toThrow(/driftRuleName is required when alarmTopic belongs to another stack.*\(received the topic of Alarms and no driftRuleName\)/);
+  });
+
+  it('names a named drift rule in the policy of a topic of another stack by its ARN, so that stack depends on nothing', () => {
+    const app = testApp({ builtinCloudFormationValidation: false });
+    const alarms = new Stack(app, 'Alarms');
+    const topic = new Topic(alarms, 'Topic');
+    const stack = new Stack(app, 'Monitor');
+    new DriftMonitoring(stack, 'Monitoring', {
+      modelBucket: Bucket.fromBucketName(stack, 'Models', 'models-bucket'),
+      dataBucket: Bucket.fromBucketName(stack, 'Data', 'data-bucket'),
+      modelNames: ['demo'],
+      alarmTopic: topic,
+      driftRuleName: 'mlops-x-drift-confirmed',
+    });
+    const topicPolicy = (only(Template.fromStack(alarms), 'AWS::SNS::TopicPolicy').PolicyDocument as { Statement: Statement[] }).Statement;
+
+    expect(alarms.dependencies).toEqual([]);
+    expect(flattenCfnReference(topicPolicy.find((st) => st.Sid === 'AllowDriftRuleToPublish')?.Condition?.ArnEquals?.['aws:SourceArn'])).toBe(
+      'arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/mlops-x-drift-confirmed',
+    );
+  });
+
   it('notifies no one without an alarm topic: no alarm action, no drift rule target', () => {
     const { stack, monitoring } = construct();
 
@@ -714,23 +759,24 @@ describe('cdk-nag', () => {
       .filter((a) => a.path === 'Mlops-test-Monitoring/Monitoring/Access')
       .map((a) => a.id.replace(/^Annotation::/, ''));
     const resource = (bucket: string, prefix: string) =>
-      expect.stringMatching(new RegExp(`^AwsSolutions-IAM5\\[Resource::Mlops-test-Storage:ExportsOutputFnGetAtt${bucket}\\w+\\/${prefix.replaceAll('/', '\\/')}\\*\\]$`));
+      expect.stringMatching(new RegExp(`^AwsSolutions-IAM5\\[Resource::Mlops-test-Storage:ExportsOutputFnGetAtt${bucket}\\w+\\/${literal(prefix)}\\*\\]$`));
 
     expect(ids.sort()).toEqual([
       resource('DataBucket', 'capture/'),
+      resource('DataBucket', 'labels/*/ground-truth/'),
       resource('DataBucket', 'monitor/'),
       resource('DataBucket', 'reports/'),
       resource('ModelBucket', 'models/'),
     ]);
   });
 
-  it('acknowledges nothing else in the monitoring stack but X-Ray\'s "*" resource', () => {
+  it('acknowledges nothing else in the monitoring stack but X-Ray\'s "*" resource and a dead-letter queue without one of its own', () => {
     const app = nagApp();
     unacknowledgedFindings(app);
 
     const others = acknowledgements(app)
       .filter((a) => a.path.startsWith('Mlops-test-Monitoring/') && a.path !== 'Mlops-test-Monitoring/Monitoring/Access')
       .map((a) => a.id.replace(/^Annotation::/, ''));
-    expect([...new Set(others)]).toEqual(['AwsSolutions-IAM5[Resource::*]']);
+    expect([...new Set(others)].sort()).toEqual(['AwsSolutions-IAM5[Resource::*]', 'AwsSolutions-SQS3']);
   });
 });

@@ -163,6 +163,12 @@ describe('ServerlessInferenceStack', () => {
       template.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 2048, Timeout: 29 });
     });
 
+    it("reserves 100 of the account's concurrency by default, so batch scoring cannot starve it", () => {
+      const [fn] = propertiesOfAll(template, 'AWS::Lambda::Function');
+
+      expect(fn?.ReservedConcurrentExecutions).toBe(100);
+    });
+
     it('loads onnxruntime-node from a layer built for its runtime and architecture', () => {
       const [layerId] = Object.keys(template.findResources('AWS::Lambda::LayerVersion'));
 
@@ -255,6 +261,12 @@ describe('ServerlessInferenceStack', () => {
 
       expect(lists).toHaveLength(1);
       expect(lists[0]!.Resource).toEqual(expect.objectContaining({ 'Fn::ImportValue': expect.stringMatching(/ModelBucket/) }));
+    });
+
+    it('allow listing the model bucket only under models/, the prefix the function reads', () => {
+      const lists = s3.filter((s) => list(s.Action).includes('s3:ListBucket'));
+
+      expect(lists[0]!.Condition).toEqual({ StringLike: { 's3:prefix': ['models/*'] } });
     });
 
     it("never name every object of a bucket, or every resource, for s3", () => {
@@ -406,6 +418,18 @@ describe('ServerlessInferenceStack with API keys', () => {
 });
 
 describe('ServerlessInferenceStack settings', () => {
+  it('reserves the configured concurrency for the function', () => {
+    const { template } = synthInference({ reservedConcurrency: 250 });
+
+    expect(propertiesOfAll(template, 'AWS::Lambda::Function')[0]?.ReservedConcurrentExecutions).toBe(250);
+  });
+
+  it('reserves no concurrency when reservedConcurrency is null', () => {
+    const { template } = synthInference({ reservedConcurrency: null });
+
+    expect(propertiesOfAll(template, 'AWS::Lambda::Function')[0]).not.toHaveProperty('ReservedConcurrentExecutions');
+  });
+
   it('keeps provisioned concurrency on the live alias when configured', () => {
     const { template } = synthInference({ provisionedConcurrency: 3 });
 
@@ -494,6 +518,18 @@ describe('ServerlessInference', () => {
 
   it('rejects a timeout above API Gateway\'s 29 seconds, showing the value', () => {
     expect(() => construct({ timeout: Duration.seconds(60) })).toThrow(/timeout must be at most 29 seconds.*\(received 1 minute\)/);
+  });
+
+  it('reserves no concurrency unless it is given some (the construct on its own)', () => {
+    const { template } = construct();
+
+    expect(propertiesOfAll(template, 'AWS::Lambda::Function')[0]).not.toHaveProperty('ReservedConcurrentExecutions');
+  });
+
+  it('rejects a reserved concurrency below the provisioned concurrency, showing both', () => {
+    expect(() => construct({ provisionedConcurrency: 5, reservedConcurrency: 2 })).toThrow(
+      /reservedConcurrency must be .* at least provisionedConcurrency \(5\).*\(received 2\)/,
+    );
   });
 
   it('rejects an empty model list', () => {

@@ -109,6 +109,31 @@ export function resourcesAllowed(template: Template, action: string): string[] {
     .sort();
 }
 
+/**
+ * What the IAM policies attached to `role` allow in S3, per action: each resource as
+ * `<bucket>:<key pattern>`, the bucket named by the first label of `buckets` whose pattern its
+ * flattened ARN matches; for s3:ListBucket, the s3:prefix patterns its condition allows. Sorted, so
+ * that a table of expectations reads as a specification.
+ */
+export function s3AccessOf(template: Template, role: IConstruct, buckets: Readonly<Record<string, RegExp>>): Record<string, string[]> {
+  const roleRef = JSON.stringify({ Ref: logicalId(role) });
+  const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Array<{ Properties: { Roles?: unknown[]; PolicyDocument: { Statement: Statement[] } } }>;
+  const bucketOf = (arn: string) => Object.entries(buckets).find(([, pattern]) => pattern.test(arn))?.[0] ?? arn;
+  const access: Record<string, string[]> = {};
+  const attached = policies.filter((p) => (p.Properties.Roles ?? []).some((r) => JSON.stringify(r) === roleRef));
+  for (const statement of attached.flatMap((p) => p.Properties.PolicyDocument.Statement).filter((st) => st.Effect === 'Allow')) {
+    for (const action of list(statement.Action).map(String).filter((a) => a.startsWith('s3:'))) {
+      for (const resource of list(statement.Resource).map(flattenCfnReference)) {
+        const [arn, ...key] = resource.split('/');
+        const keys = action === 's3:ListBucket' ? list(statement.Condition?.StringLike?.['s3:prefix']).map(String) : [key.join('/')];
+        (access[action] ??= []).push(...keys.map((k) => `${bucketOf(arn!)}:${k}`));
+      }
+    }
+  }
+  for (const keys of Object.values(access)) keys.sort();
+  return access;
+}
+
 /** The properties of every resource of a type in the template. */
 export function propertiesOfAll(template: Template, type: string): Array<Record<string, unknown>> {
   return Object.values(template.findResources(type)).map((r) => (r as { Properties: Record<string, unknown> }).Properties);
