@@ -58,6 +58,19 @@ export const FeatureDriftSchema = z.object({
   /** Non-missing values compared on each side (numeric: the sampled values for KS are at most the window sample size). */
   counts: z.object({ baseline: z.number().int(), current: z.number().int() }),
   missingRate: z.object({ baseline: z.number().nullable(), current: z.number().nullable() }),
+  /** The missing-rate test of this feature, its own verdict beside the distribution's (absent in reports made before it existed). */
+  missing: z
+    .object({
+      baselineRate: z.number(),
+      currentRate: z.number().nullable(),
+      test: z.literal('two_proportion_z'),
+      pValue: z.number().nullable(),
+      adjustedPValue: z.number().nullable(),
+      /** Smallest absolute rise of the rate that counts. */
+      threshold: z.number(),
+      verdict: VerdictSchema,
+    })
+    .optional(),
   /** Share of values outside the baseline's levels (categorical and binary; null for numeric). */
   unseenShare: z.object({ baseline: z.number(), current: z.number().nullable() }).nullable(),
   histogram: HistogramSchema,
