@@ -90,7 +90,8 @@ export async function overview(sources: DashboardSources) {
     if (parsed.success) pipelineRuns.push(parsed.data);
   }
   const notifications = await Promise.all((await data.list(DataPrefixes.notifications)).slice(-30).map((key) => readJson(key).catch(() => null)));
-  const reports = (await data.list(DataPrefixes.reports)).filter((k) => k.endsWith('.json')).slice(-30);
+  const reportKeys = (await data.list(DataPrefixes.reports)).filter((k) => k.endsWith('.json'));
+  const reports = reportKeys.slice(-30);
   return {
     endpoints: sources.endpoints,
     models: modelList,
@@ -102,6 +103,8 @@ export async function overview(sources: DashboardSources) {
     pipelineRuns: pipelineRuns.sort((a, b) => b.startedAt.localeCompare(a.startedAt)),
     notifications: notifications.filter(Boolean).reverse(),
     reports: await Promise.all(reports.reverse().map(async (key) => ({ key, report: await readJson(key).catch(() => null) }))),
+    /** Every report, newest first: the table shows the last 30 in detail, the rest are links. */
+    reportKeys: reportKeys.reverse(),
   };
 }
 

@@ -61,6 +61,8 @@ describe.skipIf('reason' in browserPath)(`the dashboard in Chromium${'reason' in
     expect(await page.textContent('#reports')).toMatch(/drift/);
     await page.waitForSelector('#drift-charts canvas');
     expect(await page.locator('#drift-charts canvas').count()).toBeGreaterThan(0);
+    // Every report is linked, its HTML page included.
+    expect(await page.locator('#all-reports li a[href$=".html"]').count()).toBe(1);
     // Chart.js drew the traffic chart: its canvas has a size.
     const box = await page.locator('#traffic').boundingBox();
     expect(box?.width).toBeGreaterThan(100);
