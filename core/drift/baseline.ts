@@ -11,7 +11,8 @@ const NumericProfileSchema = z.object({
   name: z.string(),
   kind: z.literal('numeric'),
   count: z.number().int(),
-  missing: z.number().int(),
+  /** Missing values (NaN, ±Infinity); count + missing is the profiled rows (absent in old baselines: none counted). */
+  missing: z.number().int().default(0),
   mean: z.number(),
   std: z.number(),
   min: z.number(),
@@ -27,7 +28,8 @@ const CategoricalProfileSchema = z.object({
   name: z.string(),
   kind: z.literal('categorical'),
   count: z.number().int(),
-  missing: z.number().int(),
+  /** Missing values; count + missing is the profiled rows (absent in old baselines: none counted). */
+  missing: z.number().int().default(0),
   levels: z.array(z.string()),
   shares: z.array(z.number()),
   /** Share of values outside the known levels. */
@@ -81,6 +83,22 @@ export type FeatureProfile = z.infer<typeof FeatureProfileSchema>;
 export type PredictionProfile = z.infer<typeof PredictionProfileSchema>;
 export type ConfidenceCalibration = z.infer<typeof ConfidenceCalibrationSchema>;
 
+/**
+ * Fewest baseline rows against which drift on small windows can be told from noise. Every test
+ * compares two samples, so the baseline's own sampling error never shrinks with the window: the
+ * smallest detectable change scales as √(1/n + 1/m), for a 100-row window 5% above the window's own
+ * noise against 1,000 baseline rows, a third above it against 124. Seeded simulation (the class-prior
+ * scenario of test/unit/drift-small-samples.test.ts): 95% of 140-row windows flagged against 1,000
+ * rows, 67% against 124.
+ */
+export const RELIABLE_BASELINE_ROWS = 1000;
+
+/** The warning a baseline of `rows` rows deserves, or null when it has at least RELIABLE_BASELINE_ROWS. */
+export function smallBaselineWarning(rows: number): string | null {
+  if (rows >= RELIABLE_BASELINE_ROWS) return null;
+  return `the baseline profile has only ${rows} rows (fewer than ${RELIABLE_BASELINE_ROWS}): drift on small windows cannot be detected reliably against it; profile more data with mlops baseline`;
+}
+
 export interface ProfileOptions {
   /** Number of quantile bins per numeric feature. @default 10 */
   readonly bins?: number;
@@ -125,7 +143,8 @@ export class NumericAccumulator {
   }
 
   add(value: number): void {
-    if (Number.isNaN(value)) {
+    // ±Infinity too, as the drift window counts them: a value no moment or quantile can use.
+    if (!Number.isFinite(value)) {
       this.missing++;
       return;
     }

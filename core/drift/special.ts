@@ -1,7 +1,7 @@
 /**
- * Special functions behind the drift tests' p-values: log-gamma, the regularized incomplete
- * gamma functions (chi-square and normal tails), and the finite-n Kolmogorov and Smirnov
- * distributions used by the two-sample Kolmogorov–Smirnov test.
+ * Special functions behind the drift tests' p-values: log-gamma (and the log binomial coefficients
+ * of Fisher's exact test), the regularized incomplete gamma functions (chi-square and normal tails),
+ * and the finite-n Kolmogorov and Smirnov distributions used by the two-sample Kolmogorov–Smirnov test.
  *
  * Why hand-written rather than a dependency: the part SciPy parity hinges on — the exact two-sample
  * Smirnov distribution of ks_2samp and scipy.stats.kstwo's choice among exact and asymptotic
@@ -39,6 +39,12 @@ export function logGamma(x: number): number {
   for (let i = 1; i < LANCZOS.length; i++) sum += LANCZOS[i]! / (z + i);
   const t = z + LANCZOS_G + 0.5;
   return HALF_LOG_2PI + (z + 0.5) * Math.log(t) - t + Math.log(sum);
+}
+
+/** log C(n, k), the log binomial coefficient, through log-gamma (scipy.special.gammaln differences, as scipy.stats.hypergeom). */
+export function logBinomial(n: number, k: number): number {
+  if (k < 0 || k > n) return -Infinity;
+  return logGamma(n + 1) - logGamma(k + 1) - logGamma(n - k + 1);
 }
 
 /** log of x^a e^-x / Γ(a), the common factor of both incomplete-gamma expansions. */
@@ -171,10 +177,10 @@ export function smirnovSf(n: number, x: number): number {
   let maxLog = -Infinity;
   const logs = new Float64Array(last + 1);
   for (let v = 0; v <= last; v++) {
-    const logBinomial = logN1 - logGamma(v + 1) - logGamma(n - v + 1);
+    const logChoose = logN1 - logGamma(v + 1) - logGamma(n - v + 1);
     const upper = (n - v) / n - x;
     const lower = x + v / n;
-    const term = logBinomial + (n - v) * Math.log(upper) + (v - 1) * Math.log(lower) + logX;
+    const term = logChoose + (n - v) * Math.log(upper) + (v - 1) * Math.log(lower) + logX;
     logs[v] = term;
     if (term > maxLog) maxLog = term;
   }

@@ -207,6 +207,9 @@ export interface RegressionLabels {
 /**
  * The current window of a model: feed it encoded rows (and scores, and labels when known) as they
  * are read; hand it to detectDrift. Memory is bounded by the sample size, never by the row count.
+ * A missing value (NaN: the encoding of a null or empty field) counts in its own column's `missing`
+ * and nowhere else; the row stays in every other column. Missing values are data, tested per
+ * feature by detectDrift, never a reason to drop a row.
  */
 export class DriftWindow {
   readonly columns: WindowColumn[];

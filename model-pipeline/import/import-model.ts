@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { BaselineBuilder } from '../../core/drift/baseline';
+import { BaselineBuilder, smallBaselineWarning } from '../../core/drift/baseline';
 import type { BlobStore } from '../../core/model/blob-store';
 import { type Feature, type Manifest, PackageFiles, type Task } from '../../core/model/manifest';
 import { type ManifestDraft, type ModelPackage, writePackage } from '../../core/model/model-package';
@@ -48,7 +48,8 @@ export interface ImportOptions {
   readonly lineage?: { readonly parentVersion?: string; readonly description?: string; readonly provenance?: Readonly<Record<string, unknown>>; readonly dataSource?: string };
   /**
    * Receives what the import could do but the user should know: class labels assumed because the
-   * model carries none, or a sample whose labels disagree with the model far below chance.
+   * model carries none, a sample whose labels disagree with the model far below chance, or a sample
+   * too small for a baseline that drift on small windows can be detected against.
    * @default - warnings are dropped
    */
   readonly onWarning?: (message: string) => void;
@@ -129,9 +130,12 @@ export async function importModel(store: BlobStore, options: ImportOptions): Pro
     if (task !== 'regression') warnIfBelowChance(metrics.accuracy, set.rows, classes, options.label, warn);
     const baseline = new BaselineBuilder({ ...manifest, metrics });
     baseline.addRows(set.x, set.rows, scores);
+    const profile = baseline.finish();
+    const small = smallBaselineWarning(profile.rows);
+    if (small) warn(small);
     return await writePackage(store, { ...draft, metrics, trainingData: { fingerprint: table.fingerprint, rows: set.rows, source: options.lineage?.dataSource ?? basename(options.data) } }, {
       [PackageFiles.model]: onnxBytes,
-      [PackageFiles.baseline]: `${JSON.stringify(baseline.finish())}\n`,
+      [PackageFiles.baseline]: `${JSON.stringify(profile)}\n`,
     });
   } finally {
     await predictor.release();

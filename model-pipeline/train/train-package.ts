@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { BaselineBuilder } from '../../core/drift/baseline';
+import { BaselineBuilder, smallBaselineWarning } from '../../core/drift/baseline';
 import type { BlobStore } from '../../core/model/blob-store';
 import { type Feature, type Manifest, PackageFiles, parseManifest } from '../../core/model/manifest';
 import { type ManifestDraft, type ModelPackage, sha256Hex, writePackage } from '../../core/model/model-package';
@@ -23,6 +23,12 @@ export interface TrainPackageOptions extends TrainOptions {
   /** Accepted value ranges per numeric feature, enforced at serving time. */
   readonly ranges?: Readonly<Record<string, { readonly min?: number; readonly max?: number }>>;
   readonly description?: string;
+  /**
+   * Receives what the user should know about the package made: a baseline profile too small to
+   * detect drift on small windows against.
+   * @default - a line on stderr
+   */
+  readonly onWarning?: (message: string) => void;
 }
 
 /** Trains a model on a CSV file and writes a complete package: ONNX model, manifest with metrics, baseline profile. */
@@ -64,9 +70,12 @@ export async function trainPackage(store: BlobStore, options: TrainPackageOption
     const baseline = new BaselineBuilder({ ...manifest, metrics });
     baseline.addRows(model.train.x, model.train.rows, await scoreAll(predictor, model.train));
     baseline.addRows(model.validation.x, model.validation.rows, validationScores);
+    const profile = baseline.finish();
+    const small = smallBaselineWarning(profile.rows);
+    if (small) (options.onWarning ?? ((message) => process.stderr.write(`warning: ${message}\n`)))(small);
     const pkg = await writePackage(store, { ...draft, metrics }, {
       [PackageFiles.model]: onnxBytes,
-      [PackageFiles.baseline]: `${JSON.stringify(baseline.finish())}\n`,
+      [PackageFiles.baseline]: `${JSON.stringify(profile)}\n`,
     });
     return { pkg, model };
   } finally {

@@ -203,7 +203,7 @@ describe('mlops import of a sample whose labels disagree with the model', () => 
     expect(result.stderr).toContain('other class names or order than the model');
   });
 
-  it('does not warn when the labels agree with the model', async () => {
+  it('does not warn about the classes when the labels agree with the model', async () => {
     // Prepare
     const sample = tmp.file('agrees.csv');
     await writeSample(sample, rows, { column: 'diagnosis', values: own });
@@ -213,7 +213,8 @@ describe('mlops import of a sample whose labels disagree with the model', () => 
 
     // Assess
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toBe('');
+    // The 200-row sample still earns the small-baseline warning, which is about drift, not classes.
+    expect(result.stderr).not.toMatch(/class|chance|order/i);
   });
 });
 

@@ -37,38 +37,40 @@ function report(rows: number, columns: ReturnType<typeof mixedColumns>, options 
 const feature = (r: { features: FeatureDrift[] }, name: string) => r.features.find((f) => f.name === name)!;
 
 describe('minimum sample size', () => {
-  it('gives insufficient_data for the dataset and every feature below 200 rows, with no p-value', () => {
-    const r = report(199, mixedColumns(2, { ageShift: 3 }));
+  it('gives insufficient_data for the dataset and every feature below 30 rows, with no p-value', () => {
+    const r = report(29, mixedColumns(2, { ageShift: 3 }));
     expect(r.dataset.verdict).toBe('insufficient_data');
     expect(r.dataset.alert).toBe(false);
+    expect(r.dataset.testedFeatures).toBe(0);
     for (const f of r.features) {
       expect(f.verdict).toBe('insufficient_data');
       expect(f.pValue).toBeNull();
       expect(f.effect).toBeNull();
+      expect(f.missing).toMatchObject({ verdict: 'insufficient_data', pValue: null });
     }
     expect(r.multipleTesting.tests).toBe(0);
   });
 
-  it('tests every feature at exactly 200 rows', () => {
-    const r = report(200, mixedColumns(3, { ageShift: 3 }));
+  it('tests every feature at exactly 30 rows', () => {
+    const r = report(30, mixedColumns(3, { ageShift: 3 }));
     expect(r.dataset.verdict).toBe('drift');
     expect(r.features.every((f) => f.verdict !== 'insufficient_data')).toBe(true);
   });
 
-  it('holds back only the feature with too few non-missing values, and still reports its missing rate', () => {
-    const r = report(1000, mixedColumns(4, { ageMissing: 0.9 }));
+  it('holds back the distribution test of a feature with too few non-missing values, and tests its missing rate', () => {
+    const r = report(1000, mixedColumns(4, { ageMissing: 0.98 }));
     const age = feature(r, 'age');
     expect(age.verdict).toBe('insufficient_data');
-    expect(age.missingRate.current).toBeCloseTo(0.9, 1);
+    expect(age.missingRate.current).toBeCloseTo(0.98, 1);
+    expect(age.missing).toMatchObject({ baselineRate: 0, verdict: 'drift' });
     expect(r.dataset.insufficientFeatures).toEqual(['age']);
     expect(r.dataset.testedFeatures).toBe(3);
-    expect(r.dataset.verdict).toBe('no_drift');
-    expect(r.dataset.warnings.join()).toMatch(/"age": missing rate rose from 0\.0% to (89|9\d)\.\d%/);
+    expect(r.dataset).toMatchObject({ verdict: 'drift', alert: true, driftedFeatures: [] });
   });
 
   it('follows a configured minimum', () => {
-    const r = report(150, mixedColumns(5), { minSampleSize: 100 });
-    expect(r.dataset.verdict).not.toBe('insufficient_data');
+    const r = report(150, mixedColumns(5), { minSampleSize: 200 });
+    expect(r.dataset.verdict).toBe('insufficient_data');
   });
 });
 
@@ -90,7 +92,10 @@ describe('numeric features: KS and the effect-size gate', () => {
 
   it('reports the same shift as drift once the gate is lowered below its effect size', () => {
     const x = detectDrift(big, immaterial(), { wassersteinStdThreshold: 0.02 }).features[0]!;
-    expect(x.effect).toMatchObject({ name: 'wasserstein_std', threshold: 0.02 });
+    // 0.02 combined in quadrature with the distance's null mean between two samples of 40,000
+    // (√(2/π) · 1.62 · √(2/40,000) ≈ 0.009): ≈ 0.022.
+    expect(x.effect?.name).toBe('wasserstein_std');
+    expect(x.effect!.threshold).toBeCloseTo(0.022, 3);
     expect(x.verdict).toBe('drift');
   });
 
@@ -229,7 +234,10 @@ describe('prediction drift', () => {
     const b = baselineOf(binary, 5000, [draws(60).normal()], scoreRows(5000, 2, positive(0.2, 61)));
     const r = detectDriftOnRows(b, matrix(1000, [draws(62).normal()]), 1000, { scores: scoreRows(1000, 2, positive(0.35, 63)) });
     const shares = r.prediction!.classShares!;
-    expect(shares).toMatchObject({ test: 'two_proportion_z', verdict: 'drift', effect: { name: 'positive_rate_change', threshold: 0.05 } });
+    expect(shares).toMatchObject({ test: 'two_proportion_z', verdict: 'drift', effect: { name: 'positive_rate_change' } });
+    // 0.05 combined in quadrature with the rate change's null mean at 1,000 vs 5,000 rows
+    // (pooled rate 0.225: √(2/π · 0.225 · 0.775 · 0.0012) ≈ 0.012): ≈ 0.051.
+    expect(shares.effect!.threshold).toBeCloseTo(0.051, 3);
     expect(shares.positiveRate!.baseline).toBeCloseTo(0.2, 1);
     expect(shares.positiveRate!.current).toBeCloseTo(0.35, 1);
     expect(r.dataset.alert).toBe(true);
@@ -246,7 +254,10 @@ describe('prediction drift', () => {
     };
     const b = baselineOf(multi, 5000, [draws(70).normal()], scoreRows(5000, 3, top([0.5, 0.3, 0.2], 71)));
     const moved = detectDriftOnRows(b, matrix(1000, [draws(72).normal()]), 1000, { scores: scoreRows(1000, 3, top([0.35, 0.45, 0.2], 73)) });
-    expect(moved.prediction!.classShares).toMatchObject({ test: 'chi_square', dof: 2, verdict: 'drift', effect: { name: 'linf', threshold: 0.1 } });
+    expect(moved.prediction!.classShares).toMatchObject({ test: 'chi_square', dof: 2, verdict: 'drift', effect: { name: 'linf' } });
+    // 0.1 combined in quadrature with the null mean of the change of the share nearest ½ (0.475
+    // pooled: ≈ 0.014) at 1,000 vs 5,000 rows: ≈ 0.101.
+    expect(moved.prediction!.classShares!.effect!.threshold).toBeCloseTo(0.101, 3);
     const same = detectDriftOnRows(b, matrix(1000, [draws(74).normal()]), 1000, { scores: scoreRows(1000, 3, top([0.5, 0.3, 0.2], 75)) });
     expect(same.prediction!.classShares!.verdict).toBe('no_drift');
   });

@@ -13,14 +13,22 @@ import {
 import {
   benjaminiHochberg,
   bonferroni,
+  cdfSpread,
   chiSquareContingency,
   chiSquareGoodnessOfFit,
+  fisherExact,
   jensenShannonDistance,
+  jensenShannonNullMean,
   ks2Samp,
   linfDistance,
   populationStabilityIndex,
+  psiNullMean,
+  shareChangeNullMean,
+  sortedCopy,
+  twoProportionTest,
   twoProportionZTest,
   wassersteinDistance,
+  wassersteinNullMean,
 } from '../../core/drift/stats';
 import { Random } from '../../core/random';
 
@@ -99,6 +107,26 @@ describe('ks2Samp matches scipy.stats.ks_2samp(method="auto")', () => {
   });
 });
 
+describe('ks2Samp is exact on small samples (scipy.stats.ks_2samp(method="exact"))', () => {
+  // Values from SciPy 1.17.1 on the same sample specs (make_reference.py `sample`).
+  const cases: { name: string; a: SampleSpec; b: SampleSpec; statistic: number; pValue: number }[] = [
+    { name: '30 vs 5000 shift 0.5', a: { seed: 41, n: 30, shape: 'normal', loc: 0.5 }, b: { seed: 42, n: 5000, shape: 'normal' }, statistic: 0.22346666666666667, pValue: 0.08656012695228937 },
+    { name: '50 vs 124', a: { seed: 43, n: 50, shape: 'normal' }, b: { seed: 44, n: 124, shape: 'normal', loc: 0.3 }, statistic: 0.15193548387096775, pValue: 0.33981260174809835 },
+    { name: '100 vs 1000 null', a: { seed: 45, n: 100, shape: 'normal' }, b: { seed: 46, n: 1000, shape: 'normal' }, statistic: 0.052, pValue: 0.9580476639414068 },
+    { name: '140 vs 5000 shift 0.3', a: { seed: 47, n: 140, shape: 'normal', loc: 0.3 }, b: { seed: 48, n: 5000, shape: 'normal' }, statistic: 0.1372857142857143, pValue: 0.010605685434127475 },
+    { name: '200 vs 200 shift 0.25', a: { seed: 49, n: 200, shape: 'normal', loc: 0.25 }, b: { seed: 50, n: 200, shape: 'normal' }, statistic: 0.17, pValue: 0.006094418258803505 },
+    { name: '30 vs 124 integers (ties)', a: { seed: 51, n: 30, shape: 'integer', k: 6 }, b: { seed: 52, n: 124, shape: 'integer', k: 6 }, statistic: 0.14139784946236558, pValue: 0.6602499871580824 },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const result = ks2Samp(sample(c.a), sample(c.b));
+      expect(result.method).toBe('exact');
+      expectClose(result.statistic, c.statistic);
+      expectPValue(result.pValue, c.pValue);
+    });
+  }
+});
+
 describe('wassersteinDistance matches scipy.stats.wasserstein_distance', () => {
   for (const c of reference.wasserstein as { name: string; a: SampleSpec; b: SampleSpec; distance: number }[]) {
     it(c.name, () => expectClose(wassersteinDistance(sample(c.a), sample(c.b)), c.distance));
@@ -137,6 +165,104 @@ describe('twoProportionZTest matches the uncorrected 2x2 chi-square', () => {
       expectClose(result.difference, c.difference);
     });
   }
+});
+
+describe('twoProportionZTest one-sided', () => {
+  // P(Z ≥ z) by scipy.stats.norm.sf of the pooled z.
+  const cases = [
+    { s1: 50, n1: 1000, s2: 80, n2: 1000, z: 2.721095431170472, pGreater: 0.003253298741818915 },
+    { s1: 100, n1: 5000, s2: 30, n2: 1000, z: 1.982758866275142, pGreater: 0.02369718534497084 },
+    { s1: 10, n1: 5000, s2: 5, n2: 100, z: 8.776477008034965, pGreater: 8.433761761085822e-19 },
+  ];
+  for (const c of cases) {
+    it(`${c.s2}/${c.n2} above ${c.s1}/${c.n1}`, () => {
+      const result = twoProportionZTest(c.s1, c.n1, c.s2, c.n2, 'greater');
+      expectClose(result.statistic, c.z);
+      expectPValue(result.pValue, c.pGreater);
+    });
+  }
+
+  it('gives p ≈ 1 for a fall', () => expect(twoProportionZTest(80, 1000, 50, 1000, 'greater').pValue).toBeGreaterThan(0.99));
+});
+
+describe('fisherExact matches scipy.stats.fisher_exact([[s2, n2 − s2], [s1, n1 − s1]])', () => {
+  // Values from SciPy 1.17.1; an odds ratio SciPy gives as inf is null here.
+  const cases = [
+    { s1: 10, n1: 5000, s2: 3, n2: 30, alternative: 'greater', oddsRatio: 55.44444444444444, pValue: 5.261111109727186e-5 },
+    { s1: 0, n1: 5000, s2: 9, n2: 30, alternative: 'greater', oddsRatio: null, pValue: 2.5369640948444974e-21 },
+    { s1: 40, n1: 124, s2: 2, n2: 30, alternative: 'two-sided', oddsRatio: 0.15, pValue: 0.005158491501289859 },
+    { s1: 1, n1: 124, s2: 0, n2: 30, alternative: 'two-sided', oddsRatio: 0, pValue: 1 },
+    { s1: 500, n1: 5000, s2: 12, n2: 30, alternative: 'two-sided', oddsRatio: 6, pValue: 1.6887882285473477e-5 },
+    { s1: 10, n1: 100, s2: 5, n2: 50, alternative: 'two-sided', oddsRatio: 1, pValue: 1 },
+    { s1: 10, n1: 100, s2: 5, n2: 50, alternative: 'greater', oddsRatio: 1, pValue: 0.603560452254934 },
+    { s1: 50, n1: 1000, s2: 1, n2: 100, alternative: 'two-sided', oddsRatio: 0.1919191919191919, pValue: 0.07893718108610868 },
+    { s1: 2, n1: 10, s2: 7, n2: 10, alternative: 'two-sided', oddsRatio: 9.333333333333334, pValue: 0.06977851869492736 },
+  ] as const;
+  for (const c of cases) {
+    it(`${c.s2}/${c.n2} vs ${c.s1}/${c.n1} (${c.alternative})`, () => {
+      const result = fisherExact(c.s1, c.n1, c.s2, c.n2, c.alternative);
+      expectPValue(result.pValue, c.pValue);
+      if (c.oddsRatio === null) expect(result.statistic).toBe(Infinity);
+      else expectClose(result.statistic, c.oddsRatio);
+    });
+  }
+});
+
+describe('twoProportionTest', () => {
+  it('uses Fisher’s exact test when an expected count is under 5', () => {
+    // 30 rows with 9 missing against 5,000 with none: 30 · 9/5030 ≈ 0.05 missing values expected.
+    expect(twoProportionTest(0, 5000, 9, 30, 'greater')).toMatchObject({ test: 'fisher_exact', difference: 0.3 });
+  });
+
+  it('uses the pooled z-test when every expected count reaches 5', () => {
+    const result = twoProportionTest(1000, 5000, 350, 1000);
+    expect(result.test).toBe('two_proportion_z');
+    expect(result.pValue).toBe(twoProportionZTest(1000, 5000, 350, 1000).pValue);
+  });
+});
+
+describe('null means of the effect sizes', () => {
+  // Seeded simulation: two samples from one distribution, the mean effect over 400 repetitions.
+  const random = new Random(2024);
+  const normal = () => {
+    let s = 0;
+    for (let k = 0; k < 12; k++) s += random.next();
+    return s - 6;
+  };
+  const draw = (n: number) => sortedCopy(Array.from({ length: n }, normal));
+  const baseline = draw(5000);
+  const mean = (f: () => number) => Array.from({ length: 400 }, f).reduce((a, b) => a + b, 0) / 400;
+
+  it('Wasserstein: √(2/π) · ∫√(F(1 − F)) · √(1/n + 1/m), within 5% at 30 and 100 rows', () => {
+    for (const n of [30, 100]) {
+      const simulated = mean(() => wassersteinDistance(baseline, draw(n), { sorted: true }));
+      expect(Math.abs(simulated / wassersteinNullMean(cdfSpread(baseline), n, 5000) - 1)).toBeLessThan(0.05);
+    }
+  });
+
+  it('PSI over deciles: (bins − 1)(1/n + 1/m), within 10% at 100 rows', () => {
+    const edges = Array.from({ length: 9 }, (_, i) => baseline[Math.round(((i + 1) * 5000) / 10)]!);
+    const shares = (values: Float64Array) => {
+      const counts = new Array<number>(10).fill(0);
+      for (const v of values) counts[edges.filter((e) => e <= v).length]!++;
+      return counts.map((c) => c / values.length);
+    };
+    const baseShares = shares(baseline);
+    const simulated = mean(() => populationStabilityIndex(baseShares, shares(draw(100))));
+    expect(Math.abs(simulated / psiNullMean(10, 100, 5000) - 1)).toBeLessThan(0.1);
+  });
+
+  it('Jensen–Shannon (base 2): √((k − 1)(1/n + 1/m) / (8 ln 2)), within 10% at 30 rows; L∞ at least the share change’s', () => {
+    const p = [0.35, 0.25, 0.2, 0.15, 0.05];
+    const counts = (n: number) => {
+      const c = new Array<number>(p.length).fill(0);
+      for (let i = 0; i < n; i++) c[random.choice(p)]!++;
+      return c.map((v) => v / n);
+    };
+    const base = counts(5000);
+    expect(Math.abs(mean(() => jensenShannonDistance(base, counts(30))) / jensenShannonNullMean(5, 30, 5000) - 1)).toBeLessThan(0.1);
+    expect(mean(() => linfDistance(base, counts(30)))).toBeGreaterThan(shareChangeNullMean(0.35, 30, 5000));
+  });
 });
 
 describe('jensenShannonDistance matches scipy.spatial.distance.jensenshannon', () => {

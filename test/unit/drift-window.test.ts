@@ -63,6 +63,17 @@ describe('DriftWindow', () => {
     expect(column.kind === 'numeric' && [column.count, column.missing]).toEqual([2, 3]);
   });
 
+  it('counts a missing value in its own column only, keeping the row in the others', () => {
+    const xs = [1, Number.NaN, 2, Number.NaN];
+    const cs = [0, 1, Number.NaN, 2];
+    const window = new DriftWindow(baseline);
+    window.addRows(matrix(4, [(r) => xs[r]!, (r) => cs[r]!]), 4);
+    const [x, c] = window.columns;
+    expect(x!.kind === 'numeric' && [x!.count, x!.missing]).toEqual([2, 2]);
+    expect(c!.kind === 'categorical' && [c!.count, c!.missing]).toEqual([3, 1]);
+    expect(window.rows).toBe(4);
+  });
+
   it('gives the same sample for the same seed and rows', () => {
     const fill = (seed: number) => {
       const window = new DriftWindow(baseline, { sampleSize: 100, seed });
