@@ -27,6 +27,13 @@ export const DataPrefixes = {
   pipeline: 'pipeline/',
   /** The drift monitor's state per model: watermark, recent verdicts, last retraining trigger. */
   monitor: 'monitor/',
+  /**
+   * The drift monitor's index of the predictions it read, so labels that arrive later can be joined,
+   * as `monitor/_predictions/<model>/<version>/<YYYY-MM-DD>/<run>-<part>.jsonl` (UTC day of capture).
+   * Inside monitor/, which the monitor already reads and writes, yet apart from its per-model state
+   * (no model name starts with "_"), so one lifecycle rule can expire it after the label window.
+   */
+  predictionIndex: 'monitor/_predictions/',
   /** Notifications the platform sent (failures, promotions), one JSON object each. */
   notifications: 'notifications/',
 } as const;

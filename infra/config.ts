@@ -1,3 +1,4 @@
+import { DEFAULT_LABEL_WINDOW_DAYS } from '../core/monitor/monitor';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { RESERVED_HYPERPARAMETERS } from '../model-pipeline/pipeline/training-contract';
@@ -331,6 +332,8 @@ const MonitoringSchema = z
     cooldownHours: z.number().min(0).default(24),
     /** Memory of the monitor Lambda in MB; CPU share grows with it (1769 MB = one vCPU). */
     memoryMb: z.number().int().min(128).max(10240).default(1024),
+    /** Days a captured prediction waits for its ground-truth label; its prediction-index entry expires a day later. */
+    labelWindowDays: z.number().int().min(1).max(3650).default(DEFAULT_LABEL_WINDOW_DAYS),
   })
   .refine((m) => m.confirmRuns <= m.ofLastRuns, {
     message: 'must be at most ofLastRuns',

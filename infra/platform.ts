@@ -50,6 +50,7 @@ export function addPlatformStacks(app: App, config: PlatformConfig): Platform {
     description: `MLOps ${config.stage}: model and data buckets`,
     stage: config.stage,
     storage: config.storage,
+    labelWindowDays: config.monitoring.labelWindowDays,
     removalPolicy,
   });
 

@@ -44,7 +44,7 @@ export class MonitorLoop {
         const outcome = await runMonitor({ models: this.models, data: this.data, options: this.options }, model);
         outcomes.push(outcome);
         if (outcome.status === 'waiting') continue;
-        this.log(`monitor: ${model} ${outcome.version}: ${outcome.alert ? `DRIFT in ${outcome.report.dataset.driftedFeatures.join(', ') || 'predictions'}` : 'no drift'} (${outcome.rows} rows) → ${outcome.htmlKey}`);
+        this.log(`monitor: ${model} ${outcome.version}: ${outcome.alert ? `DRIFT: ${outcome.alarms.join('; ')}` : 'no drift'} (${outcome.rows} rows, ${outcome.report.quality?.labeledRows ?? 0} late labels) → ${outcome.htmlKey}`);
         if (outcome.trigger) {
           this.log(`monitor: drift confirmed for ${model}; starting retraining run ${outcome.trigger.id}`);
           await this.pipeline.notify({ subject: `${model}: drift confirmed, retraining started`, model, runId: outcome.trigger.id, outcome: 'running', message: `${outcome.trigger.reason}\nReport: ${outcome.htmlKey}` });

@@ -83,7 +83,7 @@ export async function startPlatform(config: LocalConfig, log: (line: string) => 
   const training = config.trainingCommand ? { mode: 'sagemaker' as const } : undefined;
   const trainingCommand = config.trainingCommand ? { command: config.trainingCommand } : undefined;
   const pipeline = localPipelineContext(models, dataStore, join(config.home, 'work', 'pipeline'), log, { canary, training }, { stats, signal: stopping.signal, trainingCommand });
-  const monitor = new MonitorLoop(models, dataStore, pipeline, log);
+  const monitor = new MonitorLoop(models, dataStore, pipeline, log, { labelWindowDays: config.labelWindowDays });
   // A canary left undecided by the last stop is checked again, in the background, while traffic flows.
   const resumed = resumeCanaryRuns(pipeline).catch((error: Error) => log(`pipeline: ${error.message}`));
   if (config.monitorSeconds) monitor.start(config.monitorSeconds * 1000);

@@ -1,14 +1,21 @@
 import type { Baseline, ConfidenceCalibration, PredictionProfile } from './baseline';
 import { Random } from '../random';
-import type { EstimatedQuality, QualityMetric, QualityReport } from './report';
-import { chiSquareSf, normalSf } from './special';
-import type { DriftWindow } from './window';
+import type { EstimatedQuality, QualityMetric, QualityMetricName, QualityReport } from './report';
+import { normalSf } from './special';
+import type { ClassificationLabels, DriftWindow, RegressionLabels } from './window';
 
 /**
- * Model-quality drift: with labels, the current accuracy / macro-F1 (classification) or RMSE
- * (regression) against the baseline's metrics, each with a one-sided significance test and a
- * materiality threshold; without labels, confidence-based performance estimation (CBPE).
+ * Model-quality drift: with labels, the current accuracy / macro-F1 (classification) or MAE /
+ * RMSE (regression) against the baseline's metrics, each with a one-sided significance test that
+ * counts the baseline's own sampling error and a materiality threshold; without labels,
+ * confidence-based performance estimation (CBPE).
  */
+
+/** Regression errors summed; the fourth powers, where kept, give the errors' kurtosis to the RMSE test. */
+export type RegressionErrors = RegressionLabels & { readonly sumFourthPowers?: number };
+
+/** Labelled rows as the quality tests take them: the window's, or the monitor's late labels. */
+export type LabelledRows = ClassificationLabels | RegressionErrors;
 
 export interface QualityOptions {
   /** One-sided significance level of each quality test (its own alarm, outside the drift family). @default 0.05 */
@@ -19,7 +26,9 @@ export interface QualityOptions {
   readonly minF1Drop?: number;
   /** Smallest relative RMSE increase that counts as degradation. @default 0.1 */
   readonly minRmseIncrease?: number;
-  /** Bootstrap resamples for the macro-F1 test. @default 1000 */
+  /** Smallest relative MAE increase that counts as degradation. @default 0.1 */
+  readonly minMaeIncrease?: number;
+  /** Bootstrap resamples for the standard error of macro-F1. @default 1000 */
   readonly bootstrapResamples?: number;
   /** Smallest drop of the CBPE accuracy estimate below its reference that raises the estimated-quality alarm. @default 0.03 */
   readonly cbpeMinDrop?: number;
@@ -36,6 +45,7 @@ export const QUALITY_DEFAULTS = {
   minAccuracyDrop: 0.03,
   minF1Drop: 0.03,
   minRmseIncrease: 0.1,
+  minMaeIncrease: 0.1,
   bootstrapResamples: 1000,
   cbpeMinDrop: 0.03,
   cbpeSigmas: 3,
@@ -147,17 +157,18 @@ class Mulberry extends Random {
 }
 
 /**
- * One-sided bootstrap p-value that the current macro-F1 is not below the baseline's: the share of
- * resampled confusion matrices whose macro-F1 reaches the baseline (Efron & Tibshirani 1993,
- * "An Introduction to the Bootstrap", §16.4). Rows are resampled as a multinomial over the
- * confusion cells, drawn by conditional binomials, so the cost does not grow with the row count.
+ * Variance of macro-F1 over bootstrap resamples of a confusion matrix (Efron & Tibshirani 1993,
+ * "An Introduction to the Bootstrap", ch. 6: the bootstrap estimate of standard error). Rows are
+ * resampled as a multinomial over the confusion cells, drawn by conditional binomials, so the cost
+ * does not grow with the row count.
  */
-function bootstrapF1PValue(confusion: readonly (readonly number[])[], baseline: number, resamples: number, seed: number): number {
+function bootstrapF1Variance(confusion: readonly (readonly number[])[], resamples: number, seed: number): number {
   const classes = confusion.length;
   const cells = confusion.flat();
   const n = cells.reduce((s, v) => s + v, 0);
   const random = new Mulberry(seed);
-  let atLeast = 0;
+  let sum = 0;
+  let squares = 0;
   const resampled = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   for (let b = 0; b < resamples; b++) {
     let remaining = n;
@@ -168,9 +179,36 @@ function bootstrapF1PValue(confusion: readonly (readonly number[])[], baseline: 
       remaining -= draw;
       remainingWeight -= cells[c]!;
     }
-    if (macroF1(resampled) >= baseline) atLeast++;
+    const f1 = macroF1(resampled);
+    sum += f1;
+    squares += f1 * f1;
   }
-  return (atLeast + 1) / (resamples + 1);
+  return resamples > 1 ? Math.max(0, (squares - (sum * sum) / resamples) / (resamples - 1)) : 0;
+}
+
+/**
+ * One-sided p-value of a drop `drop` (baseline − current) of a proportion-like metric measured on
+ * nb and nc rows, with the standard error of the difference. Yates's continuity correction
+ * (Yates 1934, "Contingency tables involving small numbers and the χ² test", JRSS Suppl. 1(2))
+ * takes half a row's step off each side: accuracy, and macro-F1 about as much, move by about 1/n
+ * per row, and without it the normal approximation overstates a small validation set at its
+ * boundary (60 of 60 right) — with it the p-value stays close to Fisher's exact test's there.
+ */
+function dropPValue(drop: number, standardError: number, nb: number, nc: number): number {
+  const corrected = drop - 0.5 * (1 / nb + 1 / nc);
+  return standardError > 0 ? normalSf(corrected / standardError) : corrected > 0 ? 0 : 1;
+}
+
+/**
+ * One-sided p-value of a rise of an error metric (MAE, RMSE) on the log scale, where both sides'
+ * standard errors are known up to the shape of the error distribution: Var(ln metric) ≈ c / n,
+ * with c estimated from the current errors (the delta method), so z = ln(current / baseline) / √(c (1/nc + 1/nb)).
+ */
+function logRatioPValue(current: number, baseline: number, c: number, nb: number, nc: number): number {
+  if (!(current > 0)) return 1;
+  const standardError = Math.sqrt(Math.max(0, c) * (1 / nc + 1 / nb));
+  const ratio = Math.log(current / baseline);
+  return standardError > 0 ? normalSf(ratio / standardError) : ratio > 0 ? 0 : 1;
 }
 
 function metricVerdict(pValue: number | null, degradation: number | null, threshold: number, alpha: number): QualityMetric['verdict'] {
@@ -178,77 +216,99 @@ function metricVerdict(pValue: number | null, degradation: number | null, thresh
   return pValue < alpha && degradation >= threshold ? 'degraded' : 'no_degradation';
 }
 
+/** Share of the rows on the diagonal of a confusion matrix. */
+function accuracyOf(labels: ClassificationLabels): number {
+  return labels.confusion.reduce((s, row, k) => s + row[k]!, 0) / labels.rows;
+}
+
+/** MAE and RMSE of regression errors. */
+function errorsOf(labels: RegressionErrors): { mae: number; rmse: number } {
+  return { mae: labels.sumAbsoluteError / labels.rows, rmse: Math.sqrt(labels.sumSquaredError / labels.rows) };
+}
+
+/** The value of each labelled metric on some rows, without a test (the monitor's per-day table). */
+export function realizedMetrics(labels: LabelledRows): Partial<Record<QualityMetricName, number>> {
+  if (labels.rows === 0) return {};
+  return labels.kind === 'classification' ? { accuracy: accuracyOf(labels), macroF1: macroF1(labels.confusion) } : errorsOf(labels);
+}
+
+/**
+ * Rows the baseline's metrics were measured on: the validation rows the package records
+ * (metrics.rows, written at train and import time), else the baseline profile's rows.
+ */
+function baselineRowsOf(baseline: Baseline): number {
+  return baseline.metrics.rows ?? baseline.rows;
+}
+
+/**
+ * The labelled quality tests: each metric of the labelled rows against the baseline's, one-sided,
+ * counting the sampling error of both sides (the baseline's value comes from nb validation rows, often
+ * few), and a materiality threshold.
+ *  - accuracy: two-proportion z-test with the pooled rate p̄ = (p_b·n_b + p_c·n_c)/(n_b + n_c),
+ *    z = (p_b − p_c − ½(1/n_b + 1/n_c)) / √(p̄(1 − p̄)(1/n_b + 1/n_c));
+ *  - macro-F1: z = (F1_b − F1_c − ½(1/n_b + 1/n_c)) / √(v_c (1 + n_c/n_b)), v_c the bootstrap
+ *    variance of the current macro-F1; the baseline's variance, v_c·n_c/n_b, is the same rows'
+ *    variance on fewer rows (its confusion matrix is not recorded to resample);
+ *  - RMSE: z = ln(RMSE_c/RMSE_b) / √((κ − 1)/4 · (1/n_c + 1/n_b)), κ = E e⁴/(E e²)² of the current
+ *    errors (3, normal errors, where the fourth powers were not kept);
+ *  - MAE: z = ln(MAE_c/MAE_b) / √((ρ − 1)(1/n_c + 1/n_b)), ρ = E e²/(E|e|)² of the current errors.
+ */
+export function assessLabelledQuality(baseline: Baseline, labels: LabelledRows | undefined, options: QualityOptions = {}): Pick<QualityReport, 'labeledRows' | 'metrics' | 'alarm'> {
+  const o = { ...QUALITY_DEFAULTS, ...options };
+  const metrics: QualityMetric[] = [];
+  const labeledRows = labels?.rows ?? 0;
+  const nb = baselineRowsOf(baseline);
+  const enough = labeledRows >= o.minSampleSize && nb >= 1;
+  const nc = labeledRows;
+  const add = (name: QualityMetricName, test: QualityMetric['test'], base: number, current: number | null, pValue: number | null, degradation: number | null, threshold: number) =>
+    metrics.push({ name, baseline: base, current, change: current === null ? null : current - base, test, pValue, threshold, baselineRows: nb, verdict: metricVerdict(pValue, degradation, threshold, o.alpha) });
+
+  if (labels?.kind === 'classification') {
+    const base = baseline.metrics.accuracy;
+    if (base !== undefined) {
+      const accuracy = enough ? accuracyOf(labels) : null;
+      let pValue: number | null = null;
+      if (accuracy !== null) {
+        const pooled = (base * nb + accuracy * nc) / (nb + nc);
+        pValue = dropPValue(base - accuracy, Math.sqrt(pooled * (1 - pooled) * (1 / nb + 1 / nc)), nb, nc);
+      }
+      add('accuracy', 'two_proportion_z', base, accuracy, pValue, accuracy === null ? null : base - accuracy, o.minAccuracyDrop);
+    }
+    const baseF1 = baseline.metrics.macroF1;
+    if (baseF1 !== undefined) {
+      const current = enough ? macroF1(labels.confusion) : null;
+      let pValue: number | null = null;
+      if (current !== null) {
+        const variance = bootstrapF1Variance(labels.confusion, o.bootstrapResamples, o.seed);
+        pValue = dropPValue(baseF1 - current, Math.sqrt(variance * (1 + nc / nb)), nb, nc);
+      }
+      add('macroF1', 'bootstrap', baseF1, current, pValue, current === null ? null : baseF1 - current, o.minF1Drop);
+    }
+  } else if (labels?.kind === 'regression') {
+    const current = enough ? errorsOf(labels) : null;
+    const baseMae = baseline.metrics.mae;
+    if (baseMae !== undefined && baseMae > 0) {
+      // ρ − 1 = Var|e| / (E|e|)², from the current errors.
+      const pValue = current ? logRatioPValue(current.mae, baseMae, (current.rmse / current.mae) ** 2 - 1, nb, nc) : null;
+      add('mae', 'log_ratio_z', baseMae, current?.mae ?? null, pValue, current ? current.mae / baseMae - 1 : null, o.minMaeIncrease);
+    }
+    const baseRmse = baseline.metrics.rmse;
+    if (baseRmse !== undefined && baseRmse > 0) {
+      const kurtosis = labels.sumFourthPowers !== undefined && labels.sumSquaredError > 0 ? (labels.rows * labels.sumFourthPowers) / labels.sumSquaredError ** 2 : 3;
+      // (κ − 1)/4 = Var(e²) / (4 (E e²)²): n times the variance of ln RMSE = ½ ln MSE.
+      const pValue = current ? logRatioPValue(current.rmse, baseRmse, (kurtosis - 1) / 4, nb, nc) : null;
+      add('rmse', 'log_ratio_z', baseRmse, current?.rmse ?? null, pValue, current ? current.rmse / baseRmse - 1 : null, o.minRmseIncrease);
+    }
+  }
+  return { labeledRows, metrics, alarm: metrics.some((m) => m.verdict === 'degraded') };
+}
+
 /** Quality drift of the window's labelled rows, and the CBPE estimate over all scored rows. */
 export function assessQuality(baseline: Baseline, window: DriftWindow, options: QualityOptions = {}): QualityReport | null {
   const o = { ...QUALITY_DEFAULTS, ...options };
   const prediction = baseline.prediction;
   if (!prediction) return null;
-  const metrics: QualityMetric[] = [];
-  const labels = window.labels;
-  const labeledRows = labels?.rows ?? 0;
-  const enough = labeledRows >= o.minSampleSize;
-  const referenceRows = baseline.metrics.rows;
-
-  if (labels?.kind === 'classification') {
-    const correct = labels.confusion.reduce((s, row, k) => s + row[k]!, 0);
-    const accuracy = labeledRows ? correct / labeledRows : null;
-    const base = baseline.metrics.accuracy;
-    if (base !== undefined) {
-      let pValue: number | null = null;
-      if (enough && accuracy !== null) {
-        // One-sided test of a drop. With the baseline's evaluation size known: two-proportion z (pooled);
-        // otherwise the baseline accuracy is taken as the known rate (one-sample z).
-        const n0 = referenceRows !== undefined && referenceRows > 0 ? referenceRows : undefined;
-        const pooled = n0 ? (base * n0 + correct) / (n0 + labeledRows) : base;
-        const se = Math.sqrt(pooled * (1 - pooled) * ((n0 ? 1 / n0 : 0) + 1 / labeledRows));
-        pValue = se > 0 ? normalSf((base - accuracy) / se) : base > accuracy ? 0 : 1;
-      }
-      const change = enough && accuracy !== null ? accuracy - base : null;
-      metrics.push({
-        name: 'accuracy',
-        baseline: base,
-        current: enough ? accuracy : null,
-        change,
-        test: 'two_proportion_z',
-        pValue,
-        threshold: o.minAccuracyDrop,
-        verdict: metricVerdict(pValue, change === null ? null : -change, o.minAccuracyDrop, o.alpha),
-      });
-    }
-    const baseF1 = baseline.metrics.macroF1;
-    if (baseF1 !== undefined) {
-      const current = enough ? macroF1(labels.confusion) : null;
-      const pValue = enough ? bootstrapF1PValue(labels.confusion, baseF1, o.bootstrapResamples, o.seed) : null;
-      const change = current === null ? null : current - baseF1;
-      metrics.push({
-        name: 'macroF1',
-        baseline: baseF1,
-        current,
-        change,
-        test: 'bootstrap',
-        pValue,
-        threshold: o.minF1Drop,
-        verdict: metricVerdict(pValue, change === null ? null : -change, o.minF1Drop, o.alpha),
-      });
-    }
-  } else if (labels?.kind === 'regression') {
-    const baseRmse = baseline.metrics.rmse;
-    if (baseRmse !== undefined && baseRmse > 0) {
-      const rmse = enough ? Math.sqrt(labels.sumSquaredError / labeledRows) : null;
-      // Under "errors as at baseline" (mean 0, variance rmse₀²), SSE / rmse₀² ~ χ²(n): a one-sided variance test.
-      const pValue = enough ? chiSquareSf(labels.sumSquaredError / (baseRmse * baseRmse), labeledRows) : null;
-      metrics.push({
-        name: 'rmse',
-        baseline: baseRmse,
-        current: rmse,
-        change: rmse === null ? null : rmse - baseRmse,
-        test: 'chi_square_variance',
-        pValue,
-        threshold: o.minRmseIncrease,
-        verdict: metricVerdict(pValue, rmse === null ? null : rmse / baseRmse - 1, o.minRmseIncrease, o.alpha),
-      });
-    }
-  }
+  const labelled = assessLabelledQuality(baseline, window.labels, o);
 
   let estimated: EstimatedQuality | null = null;
   if (prediction.kind === 'classification') {
@@ -273,5 +333,5 @@ export function assessQuality(baseline: Baseline, window: DriftWindow, options: 
       verdict: !sufficient ? 'insufficient_data' : alarm ? 'degraded' : 'no_degradation',
     };
   }
-  return { labeledRows, metrics, alarm: metrics.some((m) => m.verdict === 'degraded'), estimated };
+  return { ...labelled, estimated, periods: [] };
 }

@@ -36,14 +36,30 @@ export const HistogramSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
+/**
+ * The test of a rise of one feature's missing rate: one-sided, in the report's multiple-testing family,
+ * with a smallest rise that counts. Its verdict is the feature's second, beside the distribution's.
+ */
+export const MissingDriftSchema = z.object({
+  baselineRate: z.number(),
+  currentRate: z.number().nullable(),
+  /** two_proportion_z, or fisher_exact when an expected count is under 5; none: no missing value on either side, or too few rows. */
+  test: z.enum(['two_proportion_z', 'fisher_exact', 'none']),
+  pValue: z.number().nullable(),
+  adjustedPValue: z.number().nullable(),
+  /** Smallest absolute rise of the rate that counts. */
+  threshold: z.number(),
+  verdict: VerdictSchema,
+});
+
 const SummarySchema = z.object({ mean: z.number().nullable(), std: z.number().nullable(), min: z.number().nullable(), max: z.number().nullable() });
 
 export const FeatureDriftSchema = z.object({
   name: z.string(),
   /** binary: a two-level categorical or a numeric column with two values in the baseline. */
   kind: z.enum(['numeric', 'categorical', 'binary']),
-  /** ks | chi_square | two_proportion_z | none (nothing to compare, e.g. a single level) */
-  test: z.enum(['ks', 'chi_square', 'two_proportion_z', 'none']),
+  /** ks | chi_square | two_proportion_z | fisher_exact (two shares, an expected count under 5) | none (nothing to compare, e.g. a single level) */
+  test: z.enum(['ks', 'chi_square', 'two_proportion_z', 'fisher_exact', 'none']),
   statistic: z.number().nullable(),
   /** Chi-square degrees of freedom. */
   dof: z.number().int().nullable(),
@@ -52,25 +68,18 @@ export const FeatureDriftSchema = z.object({
   adjustedPValue: z.number().nullable(),
   /** The effect size that decided the gate (the largest relative to its threshold). */
   effect: EffectSchema.nullable(),
-  /** Every effect size computed; any one at or above its threshold opens the gate. */
+  /**
+   * Every effect size computed; any one at or above its threshold opens the gate. Each threshold is
+   * the configured one plus the effect's mean under no drift at the sample sizes compared (detect.ts).
+   */
   effects: z.array(EffectSchema),
   verdict: VerdictSchema,
   /** Non-missing values compared on each side (numeric: the sampled values for KS are at most the window sample size). */
   counts: z.object({ baseline: z.number().int(), current: z.number().int() }),
+  /** Missing values over all rows, on each side (null where a side has no rows). */
   missingRate: z.object({ baseline: z.number().nullable(), current: z.number().nullable() }),
   /** The missing-rate test of this feature, its own verdict beside the distribution's (absent in reports made before it existed). */
-  missing: z
-    .object({
-      baselineRate: z.number(),
-      currentRate: z.number().nullable(),
-      test: z.literal('two_proportion_z'),
-      pValue: z.number().nullable(),
-      adjustedPValue: z.number().nullable(),
-      /** Smallest absolute rise of the rate that counts. */
-      threshold: z.number(),
-      verdict: VerdictSchema,
-    })
-    .optional(),
+  missing: MissingDriftSchema.optional(),
   /** Share of values outside the baseline's levels (categorical and binary; null for numeric). */
   unseenShare: z.object({ baseline: z.number(), current: z.number().nullable() }).nullable(),
   histogram: HistogramSchema,
@@ -113,18 +122,42 @@ export const PredictionDriftSchema = z.object({
   classShares: ClassShareDriftSchema.nullable(),
 });
 
+/** The labelled-quality metrics: accuracy and macro-F1 (classification), MAE and RMSE (regression). */
+export const QualityMetricNameSchema = z.enum(['accuracy', 'macroF1', 'mae', 'rmse']);
+
 export const QualityMetricSchema = z.object({
-  name: z.enum(['accuracy', 'macroF1', 'rmse']),
+  name: QualityMetricNameSchema,
   baseline: z.number(),
   current: z.number().nullable(),
   /** current − baseline. */
   change: z.number().nullable(),
-  /** two_proportion_z (accuracy, one-sided), bootstrap (macro-F1, one-sided), chi_square_variance (RMSE, one-sided). */
-  test: z.enum(['two_proportion_z', 'bootstrap', 'chi_square_variance']),
+  /**
+   * One-sided tests of a degradation that count the baseline's own sampling error (it was measured
+   * on `baselineRows` rows): two_proportion_z (accuracy, pooled), bootstrap (macro-F1, bootstrap
+   * standard errors of both sides), log_ratio_z (MAE, RMSE: the log of current over baseline against
+   * both sides' standard errors). See core/drift/quality.ts.
+   */
+  test: z.enum(['two_proportion_z', 'bootstrap', 'log_ratio_z']),
   pValue: z.number().nullable(),
-  /** Smallest degradation that counts: an absolute drop (accuracy, F1) or a relative increase (RMSE). */
+  /** Smallest degradation that counts: an absolute drop (accuracy, F1) or a relative increase (MAE, RMSE). */
   threshold: z.number(),
+  /** Rows the baseline's value was measured on (its validation rows; the profile's rows where the package does not say). */
+  baselineRows: z.number().int(),
   verdict: z.enum(['degraded', 'no_degradation', 'insufficient_data']),
+});
+
+/**
+ * Realized quality of the labelled predictions captured on one UTC day: each metric's value on
+ * that day's rows (accuracy and macroF1, or mae and rmse), without a test (a day is often few rows).
+ */
+export const QualityPeriodSchema = z.object({
+  /** The UTC day of the predictions' capture time, YYYY-MM-DD. */
+  day: z.string(),
+  labeledRows: z.number().int(),
+  accuracy: z.number().optional(),
+  macroF1: z.number().optional(),
+  mae: z.number().optional(),
+  rmse: z.number().optional(),
 });
 
 export const EstimatedQualitySchema = z.object({
@@ -143,22 +176,31 @@ export const EstimatedQualitySchema = z.object({
 });
 
 export const QualitySchema = z.object({
+  /** Labelled rows the metrics were measured on (the monitor: late labels joined in this run). */
   labeledRows: z.number().int(),
   metrics: z.array(QualityMetricSchema),
   /** Some labelled metric degraded significantly and materially. */
   alarm: z.boolean(),
   estimated: EstimatedQualitySchema.nullable(),
+  /** The labelled rows per UTC day of capture (the monitor's late labels); empty where rows carry no capture time, as a CSV file's. */
+  periods: z.array(QualityPeriodSchema).default([]),
 });
 
 export const DriftReportSchema = z.object({
   schemaVersion: z.literal(1),
   dataset: z.object({
+    /** insufficient_data: fewer than the minimum rows on either side, and then no test ran. */
     verdict: VerdictSchema,
-    /** Raise the alarm: some feature drifted (after correction and effect gate) or the predictions drifted. */
+    /**
+     * Raise the alarm: some feature's distribution or missing rate drifted (after correction and
+     * effect gate) or the predictions drifted. The monitor's alarm reads it.
+     */
     alert: z.boolean(),
+    /** Features whose distribution drifted; a missing-rate drift is the feature's `missing.verdict`. */
     driftedFeatures: z.array(z.string()),
     /** Drifted features over all features. */
     driftedShare: z.number(),
+    /** Features whose distribution was tested (enough non-missing values on both sides). */
     testedFeatures: z.number().int(),
     insufficientFeatures: z.array(z.string()),
     predictionDrift: z.boolean(),
@@ -185,9 +227,12 @@ export const DriftReportSchema = z.object({
 
 export type DriftReport = z.infer<typeof DriftReportSchema>;
 export type FeatureDrift = z.infer<typeof FeatureDriftSchema>;
+export type MissingDrift = z.infer<typeof MissingDriftSchema>;
 export type PredictionDrift = z.infer<typeof PredictionDriftSchema>;
 export type QualityReport = z.infer<typeof QualitySchema>;
 export type QualityMetric = z.infer<typeof QualityMetricSchema>;
+export type QualityMetricName = z.infer<typeof QualityMetricNameSchema>;
+export type QualityPeriod = z.infer<typeof QualityPeriodSchema>;
 export type EstimatedQuality = z.infer<typeof EstimatedQualitySchema>;
 export type Effect = z.infer<typeof EffectSchema>;
 export type Histogram = z.infer<typeof HistogramSchema>;

@@ -36,9 +36,11 @@ export function verdictOf(report: DriftReport): Verdict {
   const missing = report.features.filter((f) => f.missing?.verdict === 'drift').map((f) => `${f.name} (${fixed(f.missing!.baselineRate)} → ${fixed(f.missing!.currentRate)})`);
   if (missing.length) reasons.push({ kind: 'missing', text: `missing values rose in ${missing.join(', ')}` });
   const degraded = (quality?.metrics ?? []).filter((m) => m.verdict === 'degraded');
+  // Measured quality overrules the estimate: labels say what the estimate can only guess.
+  const measured = (quality?.metrics ?? []).some((m) => m.verdict !== 'insufficient_data');
   if (quality?.alarm && degraded.length) {
     reasons.push({ kind: 'quality', text: `model quality degraded (${degraded.map((m) => `${m.name} ${fixed(m.current)} vs ${fixed(m.baseline)}`).join(', ')})` });
-  } else if (quality?.estimated?.alarm) {
+  } else if (!measured && quality?.estimated?.alarm) {
     reasons.push({ kind: 'quality', text: `estimated accuracy dropped without labels (CBPE ${fixed(quality.estimated.estimate)} vs ${fixed(quality.estimated.reference)})` });
   }
   if (reasons.length) return { status: 'drift', reasons, headline: `DRIFT: ${reasons.map((r) => r.text).join('; ')}` };

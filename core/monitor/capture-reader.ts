@@ -10,12 +10,13 @@ export interface CaptureChunk {
   readonly scores: Float32Array;
   readonly width: number;
   readonly rows: number;
-  /** Ground truth per row (class index or regression value), NaN where no label arrived. */
-  readonly labels: Float64Array;
+  /** Each row's API request id; late labels join on it and the row inside the request. */
+  readonly requestIds: readonly string[];
+  /** Each row's index inside its request (0 where the record names none). */
+  readonly requestRows: Float64Array;
+  /** When each prediction was made, in epoch milliseconds (NaN where the record's time is unreadable). */
+  readonly capturedAt: Float64Array;
 }
-
-/** Late ground truth, keyed by `<requestId>#<row>`: the label as the data team wrote it. */
-export type LabelLookup = ReadonlyMap<string, string | number>;
 
 /**
  * Decodes capture JSONL (format: core/capture/capture.ts) for one model version into the
@@ -30,22 +31,25 @@ export class CaptureDecoder {
   private readonly features: Manifest['input']['features'];
   private x: Float32Array;
   private scores: Float32Array;
-  private labels: Float64Array;
+  private requestIds: string[];
+  private requestRows: Float64Array;
+  private capturedAt: Float64Array;
+  private lastTs: unknown;
+  private lastAt = Number.NaN;
   private rows = 0;
-  /** Rows that found their ground truth. */
-  labelled = 0;
 
   constructor(
     private readonly manifest: Manifest,
     private readonly chunkRows = 4096,
-    private readonly groundTruth: LabelLookup = new Map(),
   ) {
     this.width = manifest.input.features.length;
     this.features = manifest.input.features.map((f) => ({ ...f, nullable: true }));
     this.scoreWidth = Math.max(classesOf(manifest).length, 1);
     this.x = new Float32Array(chunkRows * this.width);
     this.scores = new Float32Array(chunkRows * this.scoreWidth);
-    this.labels = new Float64Array(chunkRows);
+    this.requestIds = new Array<string>(chunkRows);
+    this.requestRows = new Float64Array(chunkRows);
+    this.capturedAt = new Float64Array(chunkRows);
   }
 
   /** Decodes the lines of one capture object; returns the chunks that filled up. */
@@ -79,7 +83,7 @@ export class CaptureDecoder {
       this.skipped.not_a_record++;
       return false;
     }
-    const r = record as { requestId?: unknown; row?: unknown; model?: unknown; version?: unknown; features?: unknown; prediction?: { probabilities?: unknown; value?: unknown } };
+    const r = record as { requestId?: unknown; row?: unknown; ts?: unknown; model?: unknown; version?: unknown; features?: unknown; prediction?: { probabilities?: unknown; value?: unknown } };
     if (r.model !== this.manifest.name || r.version !== this.manifest.version) {
       this.skipped.other_model_or_version++;
       return false;
@@ -111,25 +115,29 @@ export class CaptureDecoder {
       return false;
     }
     this.scores.set(scores as number[], this.rows * this.scoreWidth);
-    this.labels[this.rows] = this.labelOf(r.requestId, r.row);
+    this.requestIds[this.rows] = String(r.requestId);
+    this.requestRows[this.rows] = typeof r.row === 'number' ? r.row : 0;
+    // The rows of a request share its time: parse it once per run of equal values.
+    if (r.ts !== this.lastTs) {
+      this.lastTs = r.ts;
+      this.lastAt = typeof r.ts === 'string' ? Date.parse(r.ts) : Number.NaN;
+    }
+    this.capturedAt[this.rows] = this.lastAt;
     this.rows++;
     return true;
   }
 
-  /** The label joined by request id and row, as a class index or value; NaN when none arrived. */
-  private labelOf(requestId: unknown, row: unknown): number {
-    if (this.groundTruth.size === 0) return Number.NaN;
-    const label = this.groundTruth.get(`${String(requestId)}#${typeof row === 'number' ? row : 0}`);
-    if (label === undefined) return Number.NaN;
-    const classes = this.manifest.output.classes ?? [];
-    const value = classes.length ? classes.indexOf(String(label)) : Number(label);
-    if (value < 0 || !Number.isFinite(value)) return Number.NaN;
-    this.labelled++;
-    return value;
-  }
-
   private take(): CaptureChunk {
-    const chunk = { x: this.x.slice(0, this.rows * this.width), scores: this.scores.slice(0, this.rows * this.scoreWidth), width: this.scoreWidth, rows: this.rows, labels: this.labels.slice(0, this.rows) };
+    const n = this.rows;
+    const chunk = {
+      x: this.x.slice(0, n * this.width),
+      scores: this.scores.slice(0, n * this.scoreWidth),
+      width: this.scoreWidth,
+      rows: n,
+      requestIds: this.requestIds.slice(0, n),
+      requestRows: this.requestRows.slice(0, n),
+      capturedAt: this.capturedAt.slice(0, n),
+    };
     this.rows = 0;
     return chunk;
   }

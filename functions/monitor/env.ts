@@ -1,8 +1,9 @@
+import { DEFAULT_LABEL_WINDOW_DAYS } from '../../core/monitor/monitor';
 import { z } from 'zod';
 
 const list = z.string().transform((s) => s.split(',').map((v) => v.trim()).filter(Boolean));
 
-/** Environment of the monitor function; the Monitoring construct sets every variable. */
+/** Environment of the monitor function; the Monitoring construct sets the variables (LABEL_WINDOW_DAYS may keep its default). */
 export const MonitorEnvSchema = z.object({
   MODEL_BUCKET: z.string().min(3),
   DATA_BUCKET: z.string().min(3),
@@ -14,6 +15,8 @@ export const MonitorEnvSchema = z.object({
   CONFIRM_RUNS: z.coerce.number().int().positive().default(2),
   OF_LAST_RUNS: z.coerce.number().int().positive().default(3),
   COOLDOWN_HOURS: z.coerce.number().nonnegative().default(24),
+  /** Days after its prediction a late label is still joined; the prediction index's lifecycle rule should keep at least this long. */
+  LABEL_WINDOW_DAYS: z.coerce.number().positive().default(DEFAULT_LABEL_WINDOW_DAYS),
   S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
 });
 

@@ -15,7 +15,7 @@ const events = tracer.captureAWSv3Client(new EventBridgeClient({}));
 const deps = {
   models: new ModelRepository(new S3BlobStore(s3, env.MODEL_BUCKET)),
   data: new S3BlobStore(s3, env.DATA_BUCKET),
-  options: { minRows: env.MIN_ROWS, confirmRuns: env.CONFIRM_RUNS, ofLastRuns: env.OF_LAST_RUNS, cooldownHours: env.COOLDOWN_HOURS },
+  options: { minRows: env.MIN_ROWS, confirmRuns: env.CONFIRM_RUNS, ofLastRuns: env.OF_LAST_RUNS, cooldownHours: env.COOLDOWN_HOURS, labelWindowDays: env.LABEL_WINDOW_DAYS },
 };
 
 /** EventBridge schedule → one monitoring run per model; confirmed drift puts a "Drift Confirmed" event. */
@@ -28,7 +28,7 @@ export async function handler(_event: ScheduledEvent, context: Context): Promise
       outcomes.push(outcome);
       publishMonitorMetrics(metrics, outcome);
       if (outcome.status === 'reported') {
-        logger.info('drift report', { model, version: outcome.version, alert: outcome.alert, confirmed: outcome.confirmed, drifted: outcome.report.dataset.driftedFeatures, report: outcome.reportKey });
+        logger.info('drift report', { model, version: outcome.version, alert: outcome.alert, confirmed: outcome.confirmed, drifted: outcome.report.dataset.driftedFeatures, alarms: outcome.alarms, labelledRows: outcome.report.quality?.labeledRows ?? 0, report: outcome.reportKey });
         if (outcome.trigger) await events.send(new PutEventsCommand({ Entries: [driftEvent(outcome, env.EVENT_BUS_NAME)] }));
       } else {
         logger.info('waiting for traffic', { model, rows: outcome.rows, reason: outcome.reason });

@@ -1,3 +1,4 @@
+import { DEFAULT_LABEL_WINDOW_DAYS } from '../../core/monitor/monitor';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { StageBase } from 'aws-cdk-lib/aws-apigateway';
@@ -65,6 +66,8 @@ export interface DriftMonitoringProps {
    * @default 200
    */
   readonly minRows?: number;
+  /** Days late ground-truth labels are joined to captured predictions. @default DEFAULT_LABEL_WINDOW_DAYS (30) */
+  readonly labelWindowDays?: number;
   /**
    * Runs that must flag dataset drift, out of the last `ofLastRuns`, to confirm it (CONFIRM_RUNS).
    * @default 2
@@ -231,6 +234,7 @@ export class DriftMonitoring extends Construct {
         MODEL_NAMES: props.modelNames.join(','),
         EVENT_BUS_NAME: this.eventBus.eventBusName,
         MIN_ROWS: String(minRows),
+        LABEL_WINDOW_DAYS: String(props.labelWindowDays ?? DEFAULT_LABEL_WINDOW_DAYS),
         CONFIRM_RUNS: String(confirmRuns),
         OF_LAST_RUNS: String(ofLastRuns),
         COOLDOWN_HOURS: String(cooldown.toHours({ integral: false })),

@@ -68,6 +68,7 @@ export class MonitoringStack extends Stack {
       modelNames: props.modelNames,
       schedule: Duration.minutes(config.scheduleMinutes),
       minRows: config.minRows,
+      labelWindowDays: config.labelWindowDays,
       confirmRuns: config.confirmRuns,
       ofLastRuns: config.ofLastRuns,
       cooldown: Duration.hours(config.cooldownHours),

@@ -1,3 +1,4 @@
+import { DEFAULT_LABEL_WINDOW_DAYS } from '../../core/monitor/monitor';
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Grant, IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
@@ -14,6 +15,8 @@ export interface StorageStackProps extends StackProps {
   readonly stage: string;
   /** Retention and encryption settings. */
   readonly storage: StorageConfig;
+  /** Days the monitor joins late labels to captured predictions; the prediction index expires a day after. @default DEFAULT_LABEL_WINDOW_DAYS (30) */
+  readonly labelWindowDays?: number;
   /**
    * What happens to buckets and the key when the stack is deleted.
    * @default RemovalPolicy.RETAIN
@@ -73,6 +76,8 @@ export class StorageStack extends Stack {
         { id: 'ExpireRawCapture', prefix: DataPrefixes.captureRaw, expiration: Duration.days(rawCaptureRetentionDays) },
         // Staged outputs of a batch job that crashed; a finished job moves its outputs away at once.
         { id: 'ExpireBatchStaging', prefix: DataPrefixes.batchStaging, expiration: Duration.days(2) },
+        // The monitor's index of captured predictions, read only to join labels within the window.
+        { id: 'ExpirePredictionIndex', prefix: DataPrefixes.predictionIndex, expiration: Duration.days((props.labelWindowDays ?? DEFAULT_LABEL_WINDOW_DAYS) + 1) },
       ],
       // Batch scoring starts from ObjectCreated events routed by EventBridge rules.
       eventBridgeEnabled: true,

@@ -169,6 +169,7 @@ describe('MonitoringStack', () => {
         MODEL_NAMES: 'demo,fraud-v2',
         EVENT_BUS_NAME: 'default',
         MIN_ROWS: '200',
+        LABEL_WINDOW_DAYS: '30',
         CONFIRM_RUNS: '2',
         OF_LAST_RUNS: '3',
         COOLDOWN_HOURS: '24',
@@ -517,11 +518,11 @@ describe('MonitoringStack settings', () => {
   });
 
   it('passes the configured thresholds and cooldown to the function, and sizes it as configured', () => {
-    const { template } = synthPlatform({ minRows: 500, confirmRuns: 3, ofLastRuns: 5, cooldownHours: 12, memoryMb: 2048 });
+    const { template } = synthPlatform({ minRows: 500, confirmRuns: 3, ofLastRuns: 5, cooldownHours: 12, memoryMb: 2048, labelWindowDays: 90 });
 
     template.hasResourceProperties('AWS::Lambda::Function', {
       MemorySize: 2048,
-      Environment: { Variables: Match.objectLike({ MIN_ROWS: '500', CONFIRM_RUNS: '3', OF_LAST_RUNS: '5', COOLDOWN_HOURS: '12' }) },
+      Environment: { Variables: Match.objectLike({ MIN_ROWS: '500', CONFIRM_RUNS: '3', OF_LAST_RUNS: '5', COOLDOWN_HOURS: '12', LABEL_WINDOW_DAYS: '90' }) },
     });
   });
 

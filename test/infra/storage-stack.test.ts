@@ -125,6 +125,12 @@ describe('StorageStack', () => {
     expect(rules).toContainEqual(expect.objectContaining({ Prefix: DataPrefixes.batchStaging, ExpirationInDays: 2, Status: 'Enabled' }));
   });
 
+  it("expires the monitor's prediction index a day after the label window", () => {
+    const rules = (propertiesOf(template, stack.dataBucket).LifecycleConfiguration as { Rules: object[] }).Rules;
+
+    expect(rules).toContainEqual(expect.objectContaining({ Prefix: DataPrefixes.predictionIndex, ExpirationInDays: 31, Status: 'Enabled' }));
+  });
+
   it('never expires batch inputs, manifests, reports or labels', () => {
     const rules = (propertiesOf(template, stack.dataBucket).LifecycleConfiguration as { Rules: Array<Record<string, unknown>> })
       .Rules;

@@ -64,7 +64,8 @@ describe('the drift monitor', { timeout: 120_000 }, () => {
     expect(json).toMatchObject({ model: 'demo', version: '1.0.0', dataset: { alert: false } });
     const html = new TextDecoder().decode(await data.read(outcome.htmlKey));
     expect(html).toContain('NO DRIFT');
-    expect(html).not.toMatch(/<script|https?:\/\//);
+    // Self-contained: its few lines of script are inline, nothing is loaded from elsewhere.
+    expect(html).not.toMatch(/<script[^>]*\ssrc=|https?:\/\//);
   });
 
   it('names the drifted feature, and only it, when one feature shifts', async () => {
@@ -80,6 +81,15 @@ describe('the drift monitor', { timeout: 120_000 }, () => {
     clock += 3_600_000;
     const outcome = await runMonitor(deps(), 'demo');
     expect(outcome).toMatchObject({ alert: true, confirmed: true, trigger: { id: expect.stringMatching(/^drift-demo-/), reason: expect.stringContaining('tenure_months') } });
+  });
+
+  it("shows each feature's drift score over the earlier runs in its report", async () => {
+    const reports = (await data.list(`${DataPrefixes.reports}demo/`)).filter((k) => k.endsWith('.html'));
+    const html = new TextDecoder().decode(await data.read(reports.at(-1)!));
+    const chart = /<tr class="feature" data-name="tenure_months">[\s\S]*?drift score over runs[\s\S]*?<\/svg>/.exec(html)?.[0] ?? '';
+
+    // The two runs before this one and this one.
+    expect(chart.match(/<circle/g)).toHaveLength(3);
   });
 
   it('does not trigger again within the cooldown', async () => {

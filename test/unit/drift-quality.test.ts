@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { BaselineSchema } from '../../core/drift/baseline';
+import { normalCdf } from '../../core/drift/special';
 import { detectDriftOnRows } from '../../core/drift/detect';
-import { cbpeReference, fitConfidenceCalibration, macroF1 } from '../../core/drift/quality';
+import { assessLabelledQuality, cbpeReference, fitConfidenceCalibration, type LabelledRows, macroF1, realizedMetrics } from '../../core/drift/quality';
 import { baselineOf, draws, matrix, type ModelDef, scoreRows } from '../fixtures/drift/builders';
 
 const model: ModelDef = { task: 'binary', features: [{ name: 'x', type: 'numeric' }], metrics: { accuracy: 0.85, macroF1: 0.84, rows: 2000 } };
@@ -117,18 +118,85 @@ describe('labelled quality', () => {
     expect(quality.metrics.every((m) => m.verdict === 'insufficient_data')).toBe(true);
   });
 
-  it('tests regression RMSE with a one-sided variance test', () => {
-    const regression: ModelDef = { task: 'regression', features: [{ name: 'x', type: 'numeric' }], metrics: { rmse: 1, rows: 1000 } };
-    const value = draws(11).normal();
-    const base = baselineOf(regression, 3000, [draws(10).normal()], scoreRows(3000, 1, () => [value()]));
-    const truthWithError = (sd: number, seed: number) => {
-      const d = draws(seed);
-      const predictions = Float64Array.from({ length: 1000 }, () => d.random.normal());
-      const labels = predictions.map((p) => p + sd * d.random.normal());
-      return detectDriftOnRows(base, matrix(1000, [draws(seed + 1).normal()]), 1000, { scores: { values: predictions, width: 1 }, labels }).quality!;
-    };
-    expect(truthWithError(1.3, 12).metrics[0]).toMatchObject({ name: 'rmse', test: 'chi_square_variance', verdict: 'degraded' });
-    expect(truthWithError(1.0, 14).metrics[0]).toMatchObject({ name: 'rmse', verdict: 'no_degradation' });
+});
+
+describe('labelled quality against a baseline measured on few rows', () => {
+  /** Binary labels: 600 + 360 right, 20 wrong each way: accuracy 0.96, macro-F1 ≈ 0.957. */
+  const window: LabelledRows = { kind: 'classification', confusion: [[600, 20], [20, 360]], rows: 1000 };
+  const packageWith = (metrics: Record<string, number>) => baselineOf({ ...model, metrics }, 4000, [draws(1).normal()], scoresWith(4000, () => 0.85));
+
+  it('does not alarm when a 60-row validation set at accuracy 1.0 meets a 96%-accurate window', () => {
+    const quality = assessLabelledQuality(packageWith({ accuracy: 1, macroF1: 1, rows: 60 }), window);
+    // Both drops are material (≥ 0.03) but within what 60 validation rows can show by chance.
+    expect(quality.metrics.map((m) => [m.name, m.verdict, m.baselineRows])).toEqual([['accuracy', 'no_degradation', 60], ['macroF1', 'no_degradation', 60]]);
+    expect(Math.min(...quality.metrics.map((m) => m.pValue!))).toBeGreaterThan(0.05);
+    expect(quality.alarm).toBe(false);
+  });
+
+  it('alarms on the same window when the baseline was measured on many rows', () => {
+    const quality = assessLabelledQuality(packageWith({ accuracy: 0.995, macroF1: 0.995, rows: 20_000 }), window);
+    expect(quality.metrics.map((m) => m.verdict)).toEqual(['degraded', 'degraded']);
+    expect(quality.metrics[0]!.pValue).toBeLessThan(1e-6);
+  });
+
+  it('pools both sides in the accuracy test instead of taking the baseline as exact', () => {
+    // The one-sample test against a fixed 1.0 has a zero standard error: any drop would be "certain".
+    const accuracy = assessLabelledQuality(packageWith({ accuracy: 1, rows: 60 }), window).metrics[0]!;
+    const pooled = (60 + 960) / 1060;
+    const z = (0.04 - 0.5 * (1 / 60 + 1 / 1000)) / Math.sqrt(pooled * (1 - pooled) * (1 / 60 + 1 / 1000));
+    expect(accuracy.pValue).toBeCloseTo(1 - normalCdf(z), 12);
+  });
+
+  it('takes the baseline profile’s rows when the package does not record its validation rows', () => {
+    const baseline = packageWith({ accuracy: 1, macroF1: 1 });
+    expect(assessLabelledQuality(baseline, window).metrics.map((m) => m.baselineRows)).toEqual([4000, 4000]);
+  });
+});
+
+describe('labelled regression quality', () => {
+  const regression: ModelDef = { task: 'regression', features: [{ name: 'x', type: 'numeric' }], metrics: { rmse: 1, mae: Math.sqrt(2 / Math.PI), rows: 1000 } };
+  const value = draws(11).normal();
+  const base = baselineOf(regression, 3000, [draws(10).normal()], scoreRows(3000, 1, () => [value()]));
+  const truthWithError = (sd: number, seed: number) => {
+    const d = draws(seed);
+    const predictions = Float64Array.from({ length: 1000 }, () => d.random.normal());
+    const labels = predictions.map((p) => p + sd * d.random.normal());
+    return detectDriftOnRows(base, matrix(1000, [draws(seed + 1).normal()]), 1000, { scores: { values: predictions, width: 1 }, labels }).quality!;
+  };
+  /** Error sums of `rows` errors drawn by `error`, with their fourth powers. */
+  const errors = (rows: number, error: () => number): LabelledRows => {
+    const e = Array.from({ length: rows }, error);
+    return { kind: 'regression', rows, sumAbsoluteError: e.reduce((s, v) => s + Math.abs(v), 0), sumSquaredError: e.reduce((s, v) => s + v * v, 0), sumFourthPowers: e.reduce((s, v) => s + v ** 4, 0) };
+  };
+
+  it('flags a material rise of MAE and RMSE on the log scale', () => {
+    expect(truthWithError(1.3, 12).metrics).toMatchObject([
+      { name: 'mae', test: 'log_ratio_z', verdict: 'degraded' },
+      { name: 'rmse', test: 'log_ratio_z', verdict: 'degraded' },
+    ]);
+  });
+
+  it('does not flag errors as at baseline', () => {
+    expect(truthWithError(1.0, 14).metrics.map((m) => m.verdict)).toEqual(['no_degradation', 'no_degradation']);
+  });
+
+  it('widens the RMSE test for heavy-tailed errors (their kurtosis from the fourth powers)', () => {
+    // Laplace errors (kurtosis 6) with RMSE 1.15: a 15% rise that normal theory would call significant.
+    const d = draws(15);
+    const laplace = () => (1.15 / Math.SQRT2) * Math.log(d.random.next() / d.random.next());
+    const heavy = errors(400, laplace) as Extract<LabelledRows, { kind: 'regression' }>;
+    const { sumFourthPowers: _kept, ...normalTheory } = heavy;
+    const rmse = (labels: LabelledRows) => assessLabelledQuality(base, labels).metrics.find((m) => m.name === 'rmse')!;
+    expect(rmse(normalTheory).pValue).toBeLessThan(0.05);
+    expect(rmse(heavy).pValue).toBeGreaterThan(rmse(normalTheory).pValue! * 2);
+  });
+});
+
+describe('realizedMetrics', () => {
+  it('gives accuracy and macro-F1 of a confusion matrix, MAE and RMSE of error sums', () => {
+    expect(realizedMetrics({ kind: 'classification', confusion: [[40, 10], [20, 30]], rows: 100 })).toEqual({ accuracy: 0.7, macroF1: macroF1([[40, 10], [20, 30]]) });
+    expect(realizedMetrics({ kind: 'regression', rows: 4, sumAbsoluteError: 6, sumSquaredError: 16 })).toEqual({ mae: 1.5, rmse: 2 });
+    expect(realizedMetrics({ kind: 'regression', rows: 0, sumAbsoluteError: 0, sumSquaredError: 0 })).toEqual({});
   });
 });
 
