@@ -1,3 +1,4 @@
+import { withConfidenceCalibration } from '../evaluate/confidence-calibration';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { BaselineBuilder, smallBaselineWarning } from '../../core/drift/baseline';
@@ -130,7 +131,7 @@ export async function importModel(store: BlobStore, options: ImportOptions): Pro
     if (task !== 'regression') warnIfBelowChance(metrics.accuracy, set.rows, classes, options.label, warn);
     const baseline = new BaselineBuilder({ ...manifest, metrics });
     baseline.addRows(set.x, set.rows, scores);
-    const profile = baseline.finish();
+    const profile = withConfidenceCalibration(baseline.finish(), scores, task !== 'regression' && labelColumn >= 0 ? set.y : null);
     const small = smallBaselineWarning(profile.rows);
     if (small) warn(small);
     return await writePackage(store, { ...draft, metrics, trainingData: { fingerprint: table.fingerprint, rows: set.rows, source: options.lineage?.dataSource ?? basename(options.data) } }, {

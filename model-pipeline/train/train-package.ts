@@ -1,3 +1,4 @@
+import { withConfidenceCalibration } from '../evaluate/confidence-calibration';
 import { basename } from 'node:path';
 import { BaselineBuilder, smallBaselineWarning } from '../../core/drift/baseline';
 import type { BlobStore } from '../../core/model/blob-store';
@@ -70,7 +71,7 @@ export async function trainPackage(store: BlobStore, options: TrainPackageOption
     const baseline = new BaselineBuilder({ ...manifest, metrics });
     baseline.addRows(model.train.x, model.train.rows, await scoreAll(predictor, model.train));
     baseline.addRows(model.validation.x, model.validation.rows, validationScores);
-    const profile = baseline.finish();
+    const profile = withConfidenceCalibration(baseline.finish(), validationScores, isRegression ? null : model.validation.y);
     const small = smallBaselineWarning(profile.rows);
     if (small) (options.onWarning ?? ((message) => process.stderr.write(`warning: ${message}\n`)))(small);
     const pkg = await writePackage(store, { ...draft, metrics }, {
