@@ -319,7 +319,8 @@ export function assessQuality(baseline: Baseline, window: DriftWindow, options: 
     const variance = sufficient && estimate !== null ? Math.max(0, (window.confidenceSquares - n * estimate * estimate) / (n - 1)) : null;
     const standardError = variance === null ? null : Math.sqrt(variance / n);
     const drop = estimate === null ? null : reference - estimate;
-    const alarm = drop !== null && standardError !== null && drop >= o.cbpeMinDrop && drop >= o.cbpeSigmas * standardError;
+    const chunks = estimateChunks(window, reference, o);
+    const alarm = (drop !== null && standardError !== null && drop >= o.cbpeMinDrop && drop >= o.cbpeSigmas * standardError) || chunks.some((c) => c.alarm);
     estimated = {
       method: 'cbpe',
       metric: 'accuracy',
@@ -329,9 +330,29 @@ export function assessQuality(baseline: Baseline, window: DriftWindow, options: 
       standardError,
       calibrated,
       threshold: o.cbpeMinDrop,
+      chunks,
       alarm,
       verdict: !sufficient ? 'insufficient_data' : alarm ? 'degraded' : 'no_degradation',
     };
   }
   return { ...labelled, estimated, periods: [] };
+}
+
+/**
+ * CBPE per chunk, as NannyML reports it: each chunk's estimate with its band, against the band the
+ * baseline's accuracy would show at that chunk size by sampling alone (binomial: √(r(1−r)/n)).
+ * A chunk alarms when its band lies wholly below the baseline's and the drop is material, so a
+ * degradation confined to part of a long window is seen even when the window's mean dilutes it.
+ * A last chunk smaller than the floor is left out: its band says nothing.
+ */
+function estimateChunks(window: DriftWindow, reference: number, o: { readonly cbpeSigmas: number; readonly cbpeMinDrop: number; readonly minSampleSize: number }): EstimatedQuality['chunks'] {
+  return window.confidenceChunks
+    .filter((chunk) => chunk.rows >= o.minSampleSize)
+    .map((chunk) => {
+      const estimate = chunk.sum / chunk.rows;
+      const spread = o.cbpeSigmas * Math.sqrt(Math.max(0, (chunk.squares - chunk.rows * estimate * estimate) / (chunk.rows - 1)) / chunk.rows);
+      const baselineSpread = o.cbpeSigmas * Math.sqrt((reference * (1 - reference)) / chunk.rows);
+      const [lower, upper, baselineLower, baselineUpper] = [estimate - spread, estimate + spread, reference - baselineSpread, reference + baselineSpread];
+      return { rows: chunk.rows, estimate, lower, upper, baselineLower, baselineUpper, alarm: upper < baselineLower && reference - estimate >= o.cbpeMinDrop };
+    });
 }

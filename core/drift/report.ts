@@ -171,6 +171,14 @@ export const EstimatedQualitySchema = z.object({
   standardError: z.number().nullable(),
   calibrated: z.boolean(),
   threshold: z.number(),
+  /**
+   * The estimate per chunk of consecutive rows, with its band (estimate ± sigmas standard errors)
+   * and the baseline's band at that chunk size (reference ± sigmas √(r(1−r)/rows)); `alarm` when
+   * the chunk's band lies wholly below the baseline's and the drop is material.
+   */
+  chunks: z
+    .array(z.object({ rows: z.number().int(), estimate: z.number(), lower: z.number(), upper: z.number(), baselineLower: z.number(), baselineUpper: z.number(), alarm: z.boolean() }))
+    .default([]),
   alarm: z.boolean(),
   verdict: z.enum(['degraded', 'no_degradation', 'insufficient_data']),
 });

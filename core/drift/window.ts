@@ -35,6 +35,15 @@ export interface WindowOptions {
   readonly sampleSize?: number;
   /** Seed of the sampling; equal seeds and rows give equal windows. @default 1 */
   readonly seed?: number;
+  /** Rows per chunk of the label-free accuracy estimate (CBPE per chunk, as NannyML chunks its data). @default 1000 */
+  readonly estimateChunkRows?: number;
+}
+
+/** Σ c and Σ c² of the (calibrated) confidence over one chunk of consecutive scored rows. */
+export interface ConfidenceChunk {
+  rows: number;
+  sum: number;
+  squares: number;
 }
 
 /** The reservoirs' PRNG: the shared mulberry32 (core/random.ts), drawing in the open interval (0, 1). */
@@ -222,6 +231,9 @@ export class DriftWindow {
   /** Σ c and Σ c² of the (calibrated) top-class probability c, for confidence-based performance estimation. */
   confidenceSum = 0;
   confidenceSquares = 0;
+  /** The same sums per chunk of `estimateChunkRows` scored rows, in arrival order; the last may be partial. */
+  readonly confidenceChunks: ConfidenceChunk[] = [];
+  readonly estimateChunkRows: number;
   readonly labels: ClassificationLabels | RegressionLabels | undefined;
   private rowCount = 0;
   private readonly calibration: ConfidenceCalibration | undefined;
@@ -233,6 +245,7 @@ export class DriftWindow {
     const sampleSize = options.sampleSize ?? 5000;
     if (!Number.isInteger(sampleSize) || sampleSize < 1) throw new RangeError(`sampleSize must be a positive integer, got ${sampleSize}`);
     const seed = options.seed ?? 1;
+    this.estimateChunkRows = options.estimateChunkRows ?? 1000;
     this.columns = baseline.features.map((profile, i) =>
       profile.kind === 'numeric' ? new NumericWindowColumn(profile, sampleSize, new SeededRandom(seed * 7919 + i)) : new CategoricalWindowColumn(profile),
     );
@@ -300,6 +313,11 @@ export class DriftWindow {
       const confidence = this.calibration ? applyCalibration(this.calibration, top) : top;
       this.confidenceSum += confidence;
       this.confidenceSquares += confidence * confidence;
+      let chunk = this.confidenceChunks.at(-1);
+      if (!chunk || chunk.rows >= this.estimateChunkRows) this.confidenceChunks.push((chunk = { rows: 0, sum: 0, squares: 0 }));
+      chunk.rows++;
+      chunk.sum += confidence;
+      chunk.squares += confidence * confidence;
       this.scoredRows++;
       const truth = labels?.[r];
       if (truth !== undefined && Number.isInteger(truth) && truth >= 0 && truth < classes && best < classes && this.labels?.kind === 'classification') {

@@ -121,7 +121,13 @@ function qualitySection(report: DriftReport): string {
   const rows = q.metrics.map((m) => `<tr><td>${esc(m.name)}</td><td>${fmt(m.baseline)}</td><td>${fmt(m.current)}</td><td>${fmt(m.change)}</td><td>${esc(m.test)}</td><td>${fmt(m.pValue)}</td><td>${fmt(m.threshold, 3)}</td><td class="${m.verdict === 'degraded' ? 'drift' : m.verdict}">${esc(m.verdict.replace('_', ' '))}</td></tr>`).join('');
   const e = q.estimated;
   const estimated = e
-    ? `<p>Without labels (CBPE${e.calibrated ? ', calibrated' : ', uncalibrated'}): estimated accuracy ${fmt(e.estimate, 3)} ± ${fmt(e.standardError, 3)} against ${fmt(e.reference, 3)} · <span class="${e.alarm ? 'drift' : ''}">${esc(e.verdict.replace('_', ' '))}</span></p>`
+    ? `<p>Without labels (CBPE${e.calibrated ? ', calibrated' : ', uncalibrated'}): estimated accuracy ${fmt(e.estimate, 3)} ± ${fmt(e.standardError, 3)} against ${fmt(e.reference, 3)} · <span class="${e.alarm ? 'drift' : ''}">${esc(e.verdict.replace('_', ' '))}</span></p>${
+        (e.chunks ?? []).length > 1
+          ? `<table class="chunks"><thead><tr><th>chunk</th><th>rows</th><th>estimate (band)</th><th>baseline band</th><th></th></tr></thead><tbody>${e.chunks
+              .map((c, i) => `<tr><td>${i + 1}</td><td>${c.rows}</td><td>${fmt(c.estimate, 3)} (${fmt(c.lower, 3)}–${fmt(c.upper, 3)})</td><td>${fmt(c.baselineLower, 3)}–${fmt(c.baselineUpper, 3)}</td><td class="${c.alarm ? 'drift' : ''}">${c.alarm ? 'below the baseline band' : ''}</td></tr>`)
+              .join('')}</tbody></table>`
+          : ''
+      }`
     : '';
   return `<h2 id="quality">Model quality</h2><p>${q.labeledRows} labelled rows</p>
 ${q.metrics.length ? `<table class="metrics"><thead><tr><th>metric</th><th>baseline</th><th>current</th><th>change</th><th>test</th><th>p</th><th>threshold</th><th>verdict</th></tr></thead><tbody>${rows}</tbody></table>` : ''}

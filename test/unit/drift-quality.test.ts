@@ -31,6 +31,21 @@ function run(rows: number, confidence: (row: number) => number, labels?: Float64
 }
 
 describe('confidence-based performance estimation (CBPE)', () => {
+  it('estimates each chunk of 1,000 rows, and alarms on a chunk whose band falls below the baseline band although the window mean stays within', () => {
+    // Five chunks; the fourth loses 10 points of confidence: the window's mean drops only 2.
+    const estimated = run(5000, (r) => (r >= 3000 && r < 4000 ? 0.75 : 0.85)).quality!.estimated!;
+
+    expect(estimated.chunks.map((c) => c.rows)).toEqual([1000, 1000, 1000, 1000, 1000]);
+    expect(estimated.chunks.map((c) => c.alarm)).toEqual([false, false, false, true, false]);
+    expect(estimated.chunks[3]!.upper).toBeLessThan(estimated.chunks[3]!.baselineLower);
+    expect(estimated.change).toBeCloseTo(-0.02, 9);
+    expect(estimated.alarm).toBe(true);
+  });
+
+  it('raises no chunk alarm while every chunk stays at the baseline confidence', () => {
+    expect(run(5000, () => 0.85).quality!.estimated!.chunks.some((c) => c.alarm)).toBe(false);
+  });
+
   it('estimates accuracy as the mean top-class probability, against the baseline’s own', () => {
     const estimated = run(1000, (r) => (r % 4 < 2 ? 0.9 : 0.7)).quality!.estimated!;
     expect(estimated.estimate).toBeCloseTo(0.8, 12);
