@@ -260,8 +260,11 @@ export function assessLabelledQuality(baseline: Baseline, labels: LabelledRows |
   const nb = baselineRowsOf(baseline);
   const enough = labeledRows >= o.minSampleSize && nb >= 1;
   const nc = labeledRows;
-  const add = (name: QualityMetricName, test: QualityMetric['test'], base: number, current: number | null, pValue: number | null, degradation: number | null, threshold: number) =>
-    metrics.push({ name, baseline: base, current, change: current === null ? null : current - base, test, pValue, threshold, baselineRows: nb, verdict: metricVerdict(pValue, degradation, threshold, o.alpha) });
+  const degradations: (number | null)[] = [];
+  const add = (name: QualityMetricName, test: QualityMetric['test'], base: number, current: number | null, pValue: number | null, degradation: number | null, threshold: number) => {
+    metrics.push({ name, baseline: base, current, change: current === null ? null : current - base, test, pValue, threshold, baselineRows: nb, verdict: 'insufficient_data' });
+    degradations.push(degradation);
+  };
 
   if (labels?.kind === 'classification') {
     const base = baseline.metrics.accuracy;
@@ -300,7 +303,10 @@ export function assessLabelledQuality(baseline: Baseline, labels: LabelledRows |
       add('rmse', 'log_ratio_z', baseRmse, current?.rmse ?? null, pValue, current ? current.rmse / baseRmse - 1 : null, o.minRmseIncrease);
     }
   }
-  return { labeledRows, metrics, alarm: metrics.some((m) => m.verdict === 'degraded') };
+  // Bonferroni over the metrics: any one of them raises the alarm, so together they hold α
+  // (accuracy and macro-F1 at α each alarmed on 7.7% of labelled no-drift windows of 200 rows).
+  const decided = metrics.map((m, i) => ({ ...m, verdict: metricVerdict(m.pValue, degradations[i]!, m.threshold, o.alpha / metrics.length) }));
+  return { labeledRows, metrics: decided, alarm: decided.some((m) => m.verdict === 'degraded') };
 }
 
 /** Quality drift of the window's labelled rows, and the CBPE estimate over all scored rows. */
