@@ -220,3 +220,19 @@ describe('macroF1', () => {
     expect(macroF1([[40, 10], [20, 30]])).toBeCloseTo((80 / 110 + 60 / 90) / 2, 12);
   });
 });
+
+describe('the labelled quality tests together', () => {
+  it('hold the false-alarm rate at alpha on labelled windows as accurate as the baseline', () => {
+    // 400 windows of 200 labelled rows at the baseline's accuracy (0.85): accuracy and macro-F1 both
+    // tested, materiality gates off so that only the significance tests decide.
+    const quality = { minAccuracyDrop: 0, minF1Drop: 0 };
+    let alarms = 0;
+    for (let seed = 0; seed < 400; seed++) {
+      const report = detectDriftOnRows(baseline, matrix(200, [draws(2).normal()]), 200, { scores: scoresWith(200, () => 0.85), labels: labelsWith(200, 0.85, 100 + seed) }, { quality });
+      if (report.quality!.alarm) alarms++;
+    }
+
+    // At most 5% plus two standard errors of 400 draws (1.1 points).
+    expect(alarms / 400).toBeLessThanOrEqual(0.072);
+  });
+});
