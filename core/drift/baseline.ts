@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Random } from '../random';
 import type { Feature, Manifest } from '../model/manifest';
+import { PcaAccumulator } from './multivariate';
 
 /**
  * The baseline profile stored in a model package as baseline.json: what the training data
@@ -67,6 +68,24 @@ export const PredictionProfileSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('regression'), value: NumericProfileSchema }),
 ]);
 
+/**
+ * The PCA of the standardized numeric features that the multivariate drift test reconstructs rows
+ * with (core/drift/multivariate.ts), and the reconstruction error of the baseline's own rows.
+ */
+export const MultivariateProfileSchema = z.object({
+  method: z.literal('pca_reconstruction'),
+  /** Numeric features, in this order in mean, scale and each component. */
+  features: z.array(z.string()),
+  mean: z.array(z.number()),
+  scale: z.array(z.number()),
+  /** Kept principal components of the correlation matrix (unit vectors), largest first. */
+  components: z.array(z.array(z.number())),
+  /** Share of the standardized variance the kept components explain. */
+  varianceExplained: z.number(),
+  /** Per-row reconstruction error over the baseline's complete rows (a uniform sample of up to the profile's sample size). */
+  referenceError: z.object({ mean: z.number(), std: z.number(), rows: z.number().int() }),
+});
+
 export const BaselineSchema = z.object({
   schemaVersion: z.literal(1),
   rows: z.number().int(),
@@ -74,6 +93,8 @@ export const BaselineSchema = z.object({
   features: z.array(FeatureProfileSchema),
   prediction: PredictionProfileSchema.optional(),
   metrics: z.record(z.string(), z.number()).default({}),
+  /** PCA for the multivariate drift test (absent in older baselines: no multivariate test). */
+  multivariate: MultivariateProfileSchema.optional(),
 });
 
 export type Baseline = z.infer<typeof BaselineSchema>;
@@ -82,6 +103,7 @@ export type CategoricalProfile = z.infer<typeof CategoricalProfileSchema>;
 export type FeatureProfile = z.infer<typeof FeatureProfileSchema>;
 export type PredictionProfile = z.infer<typeof PredictionProfileSchema>;
 export type ConfidenceCalibration = z.infer<typeof ConfidenceCalibrationSchema>;
+export type MultivariateProfile = z.infer<typeof MultivariateProfileSchema>;
 
 /**
  * Fewest baseline rows against which drift on small windows can be told from noise. Every test
@@ -211,6 +233,7 @@ export class BaselineBuilder {
   private readonly classCounts: number[];
   private readonly score: NumericAccumulator;
   private confidenceSum = 0;
+  private readonly pca: PcaAccumulator | undefined;
 
   constructor(
     private readonly manifest: Pick<Manifest, 'task' | 'input' | 'output' | 'metrics'>,
@@ -222,6 +245,11 @@ export class BaselineBuilder {
     });
     this.classCounts = new Array<number>(manifest.output.classes?.length ?? 0).fill(0);
     this.score = new NumericAccumulator('score', { ...options, bins: 10 });
+    const numericColumns = [...this.numeric.keys()];
+    this.pca =
+      numericColumns.length >= 2
+        ? new PcaAccumulator(numericColumns, numericColumns.map((c) => manifest.input.features[c]!.name), options.sampleSize ?? 5000, (options.seed ?? 7) + 1)
+        : undefined;
   }
 
   /** Adds encoded rows (row-major, one column per feature) and their scores (probabilities per class, or values). */
@@ -234,6 +262,7 @@ export class BaselineBuilder {
         if (Number.isNaN(code)) this.missing.set(column, (this.missing.get(column) ?? 0) + 1);
         else counts[Number.isInteger(code) && code >= 0 && code < counts.length - 1 ? code : counts.length - 1]!++;
       }
+      this.pca?.add(x, r * width);
       if (scores) this.addScore(scores, r);
     }
     this.rows += rows;
@@ -269,7 +298,16 @@ export class BaselineBuilder {
               score,
               expectedAccuracy: this.confidenceSum / scored,
             };
-    return { schemaVersion: 1, rows: this.rows, createdAt: createdAt.toISOString(), features, prediction, metrics: { ...this.manifest.metrics } };
+    const multivariate = this.pca?.finish();
+    return {
+      schemaVersion: 1,
+      rows: this.rows,
+      createdAt: createdAt.toISOString(),
+      features,
+      prediction,
+      metrics: { ...this.manifest.metrics },
+      ...(multivariate ? { multivariate } : {}),
+    };
   }
 
   private addScore(scores: { values: ArrayLike<number>; width: number }, r: number): void {

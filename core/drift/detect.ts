@@ -1,7 +1,9 @@
 import type { Baseline, CategoricalProfile, NumericProfile } from './baseline';
 import { assessQuality, QUALITY_DEFAULTS, type QualityOptions } from './quality';
 import type { DriftReport, Effect, FeatureDrift, Histogram, MissingDrift, PredictionDrift, Verdict } from './report';
+import { assessMultivariate } from './multivariate';
 import {
+  andersonDarling2Samp,
   benjaminiHochberg,
   bonferroni,
   cdfSpread,
@@ -115,6 +117,14 @@ export interface DriftOptions {
   readonly classShareThreshold?: number;
   /** Gate of binary models: absolute change of the positive-prediction rate. @default 0.05 */
   readonly positiveRateThreshold?: number;
+  /**
+   * Test of a numeric feature's distribution: the two-sample Anderson–Darling test (more power at the
+   * same error rate; columns with many ties still go to KS, see AD_MAX_TIE_SHARE), or KS everywhere.
+   * @default 'anderson_darling'
+   */
+  readonly numericTest?: 'anderson_darling' | 'ks';
+  /** Significance level of the multivariate (PCA reconstruction) test, which is outside the family. @default 0.05 */
+  readonly multivariateAlpha?: number;
   /** Model-quality settings. */
   readonly quality?: QualityOptions;
 }
@@ -133,6 +143,8 @@ export const DRIFT_DEFAULTS = {
   scorePsiAlert: 0.25,
   classShareThreshold: 0.1,
   positiveRateThreshold: 0.05,
+  numericTest: 'anderson_darling',
+  multivariateAlpha: 0.05,
 } as const;
 
 type Resolved = Required<Omit<DriftOptions, 'quality'>> & { quality: QualityOptions };
@@ -143,7 +155,18 @@ const UNSEEN = '(unseen)';
 interface BaselineSample {
   readonly sorted: Float64Array;
   readonly spread: number;
+  /** Share of the sample's values that repeat an earlier one (0 for continuous data). */
+  readonly tieShare: number;
 }
+
+/**
+ * Numeric columns whose baseline sample repeats at most this share of its values are tested by
+ * Anderson–Darling, the others (integer-valued, zero-inflated) by KS. The AD p-value standardizes by
+ * the variance for continuous data; on a column of ~20 integer levels simulation measured 1.9–2.1×
+ * the nominal rate at α = 0.002 (1,000 vs 1,000 and 50 vs 1,000 rows), while KS's exact p-value is
+ * conservative under ties.
+ */
+export const AD_MAX_TIE_SHARE = 0.01;
 
 /** Computed once per profile object (the monitor reuses one baseline for many windows). */
 const baselineSamples = new WeakMap<NumericProfile, BaselineSample>();
@@ -152,7 +175,9 @@ function baselineSample(profile: NumericProfile): BaselineSample {
   let sample = baselineSamples.get(profile);
   if (!sample) {
     const sorted = sortedCopy(profile.sample.filter((v) => Number.isFinite(v)));
-    sample = { sorted, spread: cdfSpread(sorted) };
+    let repeats = 0;
+    for (let i = 1; i < sorted.length; i++) if (sorted[i] === sorted[i - 1]) repeats++;
+    sample = { sorted, spread: cdfSpread(sorted), tieShare: sorted.length ? repeats / sorted.length : 0 };
     baselineSamples.set(profile, sample);
   }
   return sample;
@@ -250,10 +275,11 @@ function assessNumeric(profile: NumericProfile, column: NumericWindowColumn, o: 
     histogram: binsHistogram(profile, column),
     summary: numericSummaries(profile, column),
   };
-  const { sorted: baselineValues, spread } = baselineSample(profile);
+  const { sorted: baselineValues, spread, tieShare } = baselineSample(profile);
   if (profile.count < o.minSampleSize || column.count < o.minSampleSize || baselineValues.length < o.minSampleSize) return insufficient(base);
   const current = sortedCopy(column.reservoir.sample());
-  const ks = ks2Samp(baselineValues, current, { sorted: true });
+  const useAd = o.numericTest === 'anderson_darling' && tieShare <= AD_MAX_TIE_SHARE;
+  const ks = useAd ? andersonDarling2Samp(baselineValues, current, { sorted: true }) : ks2Samp(baselineValues, current, { sorted: true });
   const psi = populationStabilityIndex(profile.binShares, base.histogram.current);
   // A constant baseline has no spread to scale by; then the distance is read in the feature's own units.
   const scale = profile.std > 0 ? profile.std : 1;
@@ -264,7 +290,7 @@ function assessNumeric(profile: NumericProfile, column: NumericWindowColumn, o: 
     { name: 'psi', value: psi, threshold: gateThreshold('psi', o.psiThreshold, psiNullMean(profile.binShares.length, column.count, m)) },
     gated('wasserstein_std', wStd, o.wassersteinStdThreshold, wassersteinNullMean(spread, current.length, m) / scale),
   ];
-  return tested(base, ks.statistic, null, ks.pValue, effects);
+  return tested({ ...base, test: useAd ? 'anderson_darling' : 'ks' }, ks.statistic, null, ks.pValue, effects);
 }
 
 /** Two-proportion test of the share of the higher value of a two-valued numeric column (0/1 flags). */
@@ -582,6 +608,10 @@ export function detectDrift(baseline: Baseline, window: DriftWindow, options: Dr
   const verdict: Verdict = !decidable ? 'insufficient_data' : drifted.length > 0 || missingDrifted || predictionDrifted ? 'drift' : 'no_drift';
   const quality = assessQuality(baseline, window, o.quality);
   if (quality?.estimated?.alarm) warnings.push(`estimated accuracy (CBPE) ${quality.estimated.estimate!.toFixed(3)} is below the reference ${quality.estimated.reference.toFixed(3)}`);
+  const multivariate = assessMultivariate(baseline, window.reconstruction, o.multivariateAlpha, o.minSampleSize);
+  if (multivariate?.verdict === 'drift') {
+    warnings.push(`multivariate: the mean PCA reconstruction error ${multivariate.currentError!.toFixed(3)} is above the baseline's ${multivariate.baselineError.toFixed(3)} (p = ${multivariate.pValue!.toPrecision(2)}): the features' joint structure changed`);
+  }
   const { quality: qualitySettings, ...settings } = o;
   return {
     schemaVersion: 1,
@@ -600,6 +630,7 @@ export function detectDrift(baseline: Baseline, window: DriftWindow, options: Dr
     features,
     prediction: predictionDrift,
     quality,
+    multivariate,
     settings: { ...settings, quality: qualitySettings },
   };
 }

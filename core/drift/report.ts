@@ -58,8 +58,11 @@ export const FeatureDriftSchema = z.object({
   name: z.string(),
   /** binary: a two-level categorical or a numeric column with two values in the baseline. */
   kind: z.enum(['numeric', 'categorical', 'binary']),
-  /** ks | chi_square | two_proportion_z | fisher_exact (two shares, an expected count under 5) | none (nothing to compare, e.g. a single level) */
-  test: z.enum(['ks', 'chi_square', 'two_proportion_z', 'fisher_exact', 'none']),
+  /**
+   * anderson_darling (numeric, k-sample AD of Scholz & Stephens 1987) | ks (numeric with many ties, or when asked) | chi_square |
+   * two_proportion_z | fisher_exact (two shares, an expected count under 5) | none (nothing to compare, e.g. a single level)
+   */
+  test: z.enum(['anderson_darling', 'ks', 'chi_square', 'two_proportion_z', 'fisher_exact', 'none']),
   statistic: z.number().nullable(),
   /** Chi-square degrees of freedom. */
   dof: z.number().int().nullable(),
@@ -194,6 +197,36 @@ export const QualitySchema = z.object({
   periods: z.array(QualityPeriodSchema).default([]),
 });
 
+/**
+ * The multivariate test: PCA reconstruction error of the standardized numeric features (NannyML's data
+ * reconstruction drift), the window's mean error against the baseline's (core/drift/multivariate.ts).
+ * Reported beside the per-feature verdicts; it is not in the multiple-testing family and does not set
+ * dataset.alert.
+ */
+export const MultivariateDriftSchema = z.object({
+  method: z.literal('pca_reconstruction'),
+  features: z.array(z.string()),
+  /** Principal components kept. */
+  components: z.number().int(),
+  varianceExplained: z.number(),
+  /** Mean and standard deviation of the per-row error on the baseline's rows. */
+  baselineError: z.number(),
+  baselineErrorStd: z.number(),
+  /** Mean per-row error on the window's complete rows. */
+  currentError: z.number().nullable(),
+  /** Complete window rows the error was measured on. */
+  rows: z.number().int(),
+  /** Mean error at which the one-sided z-test reaches alpha. */
+  threshold: z.number().nullable(),
+  /** z = (current − baseline) / (std · √(1/rows + 1/baseline rows)). */
+  statistic: z.number().nullable(),
+  pValue: z.number().nullable(),
+  alpha: z.number(),
+  verdict: VerdictSchema,
+  /** Why the test could not run, when it could not. */
+  note: z.string().nullable(),
+});
+
 export const DriftReportSchema = z.object({
   schemaVersion: z.literal(1),
   dataset: z.object({
@@ -229,6 +262,8 @@ export const DriftReportSchema = z.object({
   features: z.array(FeatureDriftSchema),
   prediction: PredictionDriftSchema.nullable(),
   quality: QualitySchema.nullable(),
+  /** The multivariate test; null (or absent in older reports) when the baseline has no PCA profile. */
+  multivariate: MultivariateDriftSchema.nullable().optional(),
   /** The decision settings used (defaults filled in). */
   settings: z.record(z.string(), z.unknown()),
 });
@@ -243,5 +278,6 @@ export type QualityMetricName = z.infer<typeof QualityMetricNameSchema>;
 export type QualityPeriod = z.infer<typeof QualityPeriodSchema>;
 export type EstimatedQuality = z.infer<typeof EstimatedQualitySchema>;
 export type Effect = z.infer<typeof EffectSchema>;
+export type MultivariateDrift = z.infer<typeof MultivariateDriftSchema>;
 export type Histogram = z.infer<typeof HistogramSchema>;
 export type Verdict = z.infer<typeof VerdictSchema>;

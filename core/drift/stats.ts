@@ -1,4 +1,4 @@
-import { chiSquareSf, kolmogorovSf, logBinomial, normalSf } from './special';
+import { andersonDarlingInfSf, chiSquareSf, kolmogorovSf, logBinomial, normalSf } from './special';
 
 /**
  * The statistical tests and distances of drift detection. Each follows a named reference and,
@@ -127,6 +127,98 @@ export function ks2Samp(a: ArrayLike<number>, b: ArrayLike<number>, options: { s
   const [m, n] = n1 >= n2 ? [n1, n2] : [n2, n1];
   const en = (m * n) / (m + n);
   return { statistic: d, pValue: Math.min(1, Math.max(0, kolmogorovSf(roundHalfEven(en), d))), method: 'asymp' };
+}
+
+export interface AndersonDarlingResult extends TestResult {
+  /** Scholz & Stephens' standardized statistic (A²akN − 1)/σ_N, as scipy.stats.anderson_ksamp's `statistic`. */
+  readonly standardized: number;
+}
+
+/** Variance σ²_N of A²kN under the null for k samples of sizes `sizes` (Scholz & Stephens 1987, eq. 4; as SciPy). */
+function andersonDarlingVariance(sizes: readonly number[]): number {
+  const k = sizes.length;
+  const N = sizes.reduce((s, v) => s + v, 0);
+  const H = sizes.reduce((s, v) => s + 1 / v, 0);
+  // h = Σ_{i=1}^{N−1} 1/i; g = Σ_{i=1}^{N−2} Σ_{j=i+1}^{N−1} 1/((N − i) j), as SciPy's cumulative sums.
+  let cumulative = 0;
+  let g = 0;
+  for (let t = 0; t < N - 2; t++) {
+    cumulative += 1 / (N - 1 - t);
+    g += cumulative / (t + 2);
+  }
+  const h = cumulative + 1;
+  const a = (4 * g - 6) * (k - 1) + (10 - 6 * g) * H;
+  const b = (2 * g - 4) * k * k + 8 * h * k + (2 * g - 14 * h - 4) * H - 8 * h + 4 * g - 6;
+  const c = (6 * h + 2 * g - 2) * k * k + (4 * h - 4 * g + 6) * k + (2 * h - 6) * H + 4 * h;
+  const d = (2 * h + 6) * k * k - 4 * h * k;
+  return (a * N ** 3 + b * N ** 2 + c * N + d) / ((N - 1) * (N - 2) * (N - 3));
+}
+
+const varianceCache = new Map<string, number>();
+
+/** Variance of the limiting distribution A∞ = Σ χ²₁/(j(j+1)): 2(π² − 9)/3. */
+const AD_LIMIT_STD = Math.sqrt((2 * (Math.PI ** 2 - 9)) / 3);
+
+/**
+ * Two-sample Anderson–Darling test, F. W. Scholz & M. A. Stephens (1987), "K-sample Anderson–Darling
+ * tests", JASA 82(399): the midrank statistic A²akN for discrete (tied) data, eq. 7, as
+ * scipy.stats.anderson_ksamp([a, b], midrank=True) computes it — and the same `standardized`
+ * statistic T = (A²akN − (k − 1))/σ_N. It weights CDF differences by 1/(F(1 − F)), so it sees shifts
+ * in the tails and the body alike; for a normal location shift it is nearly as efficient as the
+ * t-test, where the KS test sits near two thirds.
+ *
+ * P-value: SciPy interpolates Scholz & Stephens' table of critical values in log p and clips to
+ * [0.001, 0.25], useless below 0.001 where a Bonferroni family decides. Here instead: under the null
+ * A²kN converges to A∞ = Σ_j χ²_{k−1,j}/(j(j+1)) (their Theorem), with mean k − 1 = 1 and variance
+ * 2(π² − 9)/3; the statistic is moved to the limit's scale by its exact finite-sample mean and variance,
+ * A* = 1 + T·σ∞, and p = P(A∞ ≥ A*) (andersonDarlingInfSf, accurate in the tail). Matching two moments
+ * is the device of Scholz & Stephens' own standardization; simulation (test/unit/drift-stats.test.ts,
+ * bench/drift-calibration.ts) shows the rejection rate at the levels used is at or under nominal from
+ * 50 values a side upward.
+ */
+export function andersonDarling2Samp(a: ArrayLike<number>, b: ArrayLike<number>, options: { sorted?: boolean } = {}): AndersonDarlingResult {
+  const x = options.sorted ? a : sortedCopy(a);
+  const y = options.sorted ? b : sortedCopy(b);
+  const n1 = x.length;
+  const n2 = y.length;
+  if (n1 === 0 || n2 === 0) throw new RangeError(`andersonDarling2Samp needs two non-empty samples, got sizes ${n1} and ${n2}`);
+  const N = n1 + n2;
+  let i = 0;
+  let j = 0;
+  let sum1 = 0;
+  let sum2 = 0;
+  let distinct = 0;
+  while (i < n1 || j < n2) {
+    const v = j >= n2 || (i < n1 && x[i]! <= y[j]!) ? x[i]! : y[j]!;
+    const below = i + j;
+    const i0 = i;
+    const j0 = j;
+    while (i < n1 && x[i]! === v) i++;
+    while (j < n2 && y[j]! === v) j++;
+    distinct++;
+    const f1 = i - i0;
+    const f2 = j - j0;
+    const l = f1 + f2;
+    // B: pooled midrank count at v; M: each sample's midrank count at v.
+    const B = below + l / 2;
+    const denominator = B * (N - B) - (N * l) / 4;
+    if (denominator <= 0) continue;
+    const m1 = i - f1 / 2;
+    const m2 = j - f2 / 2;
+    sum1 += ((l / N) * (N * m1 - B * n1) ** 2) / denominator;
+    sum2 += ((l / N) * (N * m2 - B * n2) ** 2) / denominator;
+  }
+  if (distinct < 2) return { statistic: 0, standardized: Number.NaN, pValue: 1 };
+  const statistic = ((sum1 / n1 + sum2 / n2) * (N - 1)) / N;
+  const key = `${n1},${n2}`;
+  let variance = varianceCache.get(key);
+  if (variance === undefined) {
+    variance = andersonDarlingVariance([n1, n2]);
+    if (varianceCache.size > 256) varianceCache.clear();
+    varianceCache.set(key, variance);
+  }
+  const standardized = (statistic - 1) / Math.sqrt(variance);
+  return { statistic, standardized, pValue: andersonDarlingInfSf(1 + standardized * AD_LIMIT_STD) };
 }
 
 /** Rounds half to even, as numpy.round. */

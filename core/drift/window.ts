@@ -1,5 +1,6 @@
 import { binIndex, type Baseline, type CategoricalProfile, type ConfidenceCalibration, type NumericProfile } from './baseline';
 import { Random } from '../random';
+import { ReconstructionErrors } from './multivariate';
 
 /**
  * The current window: a streaming, bounded-memory summary of the rows the monitor compares with
@@ -234,6 +235,8 @@ export class DriftWindow {
   /** The same sums per chunk of `estimateChunkRows` scored rows, in arrival order; the last may be partial. */
   readonly confidenceChunks: ConfidenceChunk[] = [];
   readonly estimateChunkRows: number;
+  /** Reconstruction errors of the baseline's PCA (the multivariate test), when the baseline has one. */
+  readonly reconstruction: ReconstructionErrors | undefined;
   readonly labels: ClassificationLabels | RegressionLabels | undefined;
   private rowCount = 0;
   private readonly calibration: ConfidenceCalibration | undefined;
@@ -246,6 +249,7 @@ export class DriftWindow {
     if (!Number.isInteger(sampleSize) || sampleSize < 1) throw new RangeError(`sampleSize must be a positive integer, got ${sampleSize}`);
     const seed = options.seed ?? 1;
     this.estimateChunkRows = options.estimateChunkRows ?? 1000;
+    this.reconstruction = baseline.multivariate ? new ReconstructionErrors(baseline.multivariate, baseline.features.map((f) => f.name)) : undefined;
     this.columns = baseline.features.map((profile, i) =>
       profile.kind === 'numeric' ? new NumericWindowColumn(profile, sampleSize, new SeededRandom(seed * 7919 + i)) : new CategoricalWindowColumn(profile),
     );
@@ -276,6 +280,7 @@ export class DriftWindow {
     const width = this.columns.length;
     if (x.length < rows * width) throw new RangeError(`addRows: ${rows} rows of ${width} features need ${rows * width} values, got ${x.length}`);
     this.columns.forEach((column, c) => column.addColumn(x, rows, width, c));
+    this.reconstruction?.add(x, rows, width);
     if (scores) this.addScores(scores, rows, labels);
     this.rowCount += rows;
   }

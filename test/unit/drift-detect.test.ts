@@ -102,7 +102,7 @@ describe('numeric features: KS and the effect-size gate', () => {
   it('reports a material shift (0.5σ) as drift with KS, PSI and W/σ', () => {
     const r = report(1000, mixedColumns(12, { ageShift: 0.5 }));
     const age = feature(r, 'age');
-    expect(age).toMatchObject({ kind: 'numeric', test: 'ks', verdict: 'drift' });
+    expect(age).toMatchObject({ kind: 'numeric', test: 'anderson_darling', verdict: 'drift' });
     expect(age.effects.map((e) => e.name)).toEqual(['psi', 'wasserstein_std']);
     expect(age.effects[1]!.value).toBeGreaterThan(0.35);
     expect(r.dataset.driftedFeatures).toEqual(['age']);
@@ -167,10 +167,10 @@ describe('categorical and binary features', () => {
 });
 
 describe('multiple-testing correction', () => {
-  // Eight features each shifted 0.25σ on 300 rows: individually borderline after Bonferroni (×8).
+  // Eight features each shifted 0.2σ on 300 rows: individually borderline after Bonferroni (×8).
   const model: ModelDef = { task: 'binary', features: Array.from({ length: 8 }, (_, i) => ({ name: `x${i}`, type: 'numeric' as const })) };
   const base = baselineOf(model, 5000, Array.from({ length: 8 }, (_, i) => draws(30 + i).normal()));
-  const x = matrix(300, Array.from({ length: 8 }, (_, i) => draws(40 + i).normal(0.25)));
+  const x = matrix(300, Array.from({ length: 8 }, (_, i) => draws(40 + i).normal(0.2)));
   const bonferroni = detectDriftOnRows(base, x, 300);
   const bh = detectDriftOnRows(base, x, 300, {}, { correction: 'benjamini-hochberg' });
 
