@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEmbeddedS3Client } from '../../local/embedded-s3';
 import { generatedHeader, generateRows } from '../../model-pipeline/data/generate';
 import { useTempDir } from '../helpers/tmp';
+import { freePort } from '../helpers/ports';
 
 /**
  * `npm start` killed (SIGKILL: no cleanup) while it scores a file, then started again: the file
@@ -16,15 +16,6 @@ import { useTempDir } from '../helpers/tmp';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const tmp = useTempDir();
 let child: ChildProcess | undefined;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function start(env: Record<string, string>): Promise<void> {
   let output = '';

@@ -1,12 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '../../core/random';
 import { churnInstance, trainDemoPackage } from '../helpers/demo-package';
 import { useTempDir } from '../helpers/tmp';
+import { freePort } from '../helpers/ports';
 
 /**
  * A few thousand hostile requests, written as raw bytes (what no HTTP client would send), against
@@ -19,15 +20,6 @@ import { useTempDir } from '../helpers/tmp';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const tmp = useTempDir();
 const children: { process: ChildProcess; output: string }[] = [];
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts a process and waits for `ready` in its output. */
 async function launch(args: string[], env: Record<string, string>, ready: string): Promise<(typeof children)[number]> {

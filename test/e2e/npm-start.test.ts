@@ -1,25 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generatedHeader, generateRows } from '../../model-pipeline/data/generate';
 import { churnInstance } from '../helpers/demo-package';
 import { useTempDir } from '../helpers/tmp';
+import { freePort } from '../helpers/ports';
 
 /** `npm start` as a user runs it, in its own process on free ports, driven only through HTTP and the S3 API. */
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const tmp = useTempDir();
 let child: ChildProcess | undefined;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function start(env: Record<string, string>): Promise<{ output: () => string }> {
   let output = '';

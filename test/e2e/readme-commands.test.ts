@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../helpers/cli';
 import { churnInstance } from '../helpers/demo-package';
 import { useTempDir } from '../helpers/tmp';
+import { freePort } from '../helpers/ports';
 
 /**
  * The README's `mlops` blocks (between `<!-- readme-cli:start NAME -->` and `<!-- readme-cli:end -->`),
@@ -55,15 +55,6 @@ const tmp = useTempDir('mlops-readme-');
 let work: string;
 let bin: string;
 const running = new Set<ChildProcess>();
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A newcomer's shell: no AWS or npm settings of this process, the folder's node_modules/.bin on PATH. */
 function shellEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {

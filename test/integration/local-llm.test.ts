@@ -1,22 +1,13 @@
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSse } from '../../core/protocol/llm-stream';
 import { type RunningPlatform, startPlatform } from '../../local/platform';
 import { useTempDir } from '../helpers/tmp';
+import { freePort } from '../helpers/ports';
 
 /** `npm start`'s LLM route: the Lambda's streaming code against the local SageMaker runtime stand-in, and the dashboard's percentiles. */
 
 const tmp = useTempDir('mlops-local-llm-');
 let platform: RunningPlatform;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   platform = await startPlatform({ home: tmp.path, port: 0, s3Port: await freePort(), monitorSeconds: 0 }, () => {});

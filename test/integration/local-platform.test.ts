@@ -1,10 +1,10 @@
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createServer } from 'node:net';
 import { type RunningPlatform, LOCAL_BUCKETS, startPlatform } from '../../local/platform';
 import { generatedHeader, generateRows } from '../../model-pipeline/data/generate';
 import { churnInstance } from '../helpers/demo-package';
 import { useTempDir } from '../helpers/tmp';
+import { freePort } from '../helpers/ports';
 
 /** The one-machine platform as `npm start` runs it: embedded S3, API, batch watcher, restart. */
 
@@ -14,15 +14,6 @@ let platform: RunningPlatform | undefined;
 afterAll(async () => {
   await platform?.stop();
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('the local platform', { timeout: 120_000 }, () => {
   let s3Port: number;
