@@ -1,5 +1,5 @@
 import { type CsvRecord, RecordAssembler } from '../data/csv';
-import { DEFAULT_MAX_LINE_BYTES } from '../data/line-carry';
+import { DEFAULT_MAX_LINE_BYTES, LineCarry } from '../data/line-carry';
 import type { BatchKeys } from './layout';
 
 /** A byte range [start, end) of a CSV or JSONL input, cut at a record boundary. */
@@ -71,12 +71,12 @@ export class ByteRangePlanner {
   /** Bytes of the file before the current piece. */
   private offset = 0;
   /**
-   * The unfinished last line, as the pieces it came in (concatenated once, when it ends: copying
-   * it into every new piece made a long line cost its square), and its length; past the scorer's
-   * line limit its bytes are dropped, since the scorer rejects such a line unread.
+   * The unfinished last line, carried as the scorer carries it (its pieces joined once, when it
+   * ends; nothing kept past the line limit, since the scorer rejects such a line unread), and
+   * where in the file it starts.
    */
-  private carry: Uint8Array[] = [];
-  private carryLength = 0;
+  private readonly carry = new LineCarry(DEFAULT_MAX_LINE_BYTES);
+  private carryStart = 0;
   /** Lines seen so far (the scorer's line counter). */
   private line = 0;
   private partStart = 0;
@@ -93,30 +93,31 @@ export class ByteRangePlanner {
   }
 
   push(piece: Uint8Array): void {
-    let bytes = piece;
-    const base = this.offset - this.carryLength;
-    if (this.carryLength) {
+    let from = 0;
+    if (this.carry.carrying) {
       const nl = piece.indexOf(NEWLINE);
       if (nl < 0) {
-        this.carryMore(piece);
+        this.carry.add(piece);
         this.offset += piece.length;
         return;
       }
-      // The limit counts the line break, as the scorer's does.
-      if (this.carryLength + nl + 1 > DEFAULT_MAX_LINE_BYTES) {
+      const line = this.carry.take(piece, nl + 1);
+      if (line instanceof Uint8Array) this.scan(line, this.carryStart);
+      else {
         this.endOverlongLine();
-        this.offset += nl + 1;
-        this.boundary(this.offset);
-        return this.push(piece.subarray(nl + 1));
+        this.boundary(this.offset + nl + 1);
       }
-      bytes = new Uint8Array(this.carryLength + piece.length);
-      let at = 0;
-      for (const carried of this.carry) {
-        bytes.set(carried, at);
-        at += carried.length;
-      }
-      bytes.set(piece, at);
+      from = nl + 1;
     }
+    const rest = piece.subarray(from);
+    const unfinished = this.scan(rest, this.offset + from);
+    this.carryStart = this.offset + from + unfinished;
+    this.carry.add(rest, unfinished);
+    this.offset += piece.length;
+  }
+
+  /** Scans the complete lines of `bytes`, which starts at byte `base` of the file; returns where its unfinished last line starts. */
+  private scan(bytes: Uint8Array, base: number): number {
     let start = 0;
     // The scorer drops a BOM the same way; the header decoded here must match its header.
     if (this.first && bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) start = 3;
@@ -145,25 +146,12 @@ export class ByteRangePlanner {
       }
     }
     this.line = line;
-    this.offset += piece.length;
-    this.carry = [];
-    this.carryLength = 0;
-    this.carryMore(bytes.subarray(start));
-  }
-
-  /** Carries more of the unfinished line: a copy, since the source may reuse its buffer; nothing once past the line limit. */
-  private carryMore(bytes: Uint8Array): void {
-    if (bytes.length === 0) return;
-    this.carryLength += bytes.length;
-    if (this.carryLength > DEFAULT_MAX_LINE_BYTES) this.carry = [];
-    else this.carry.push(bytes.slice());
+    return start;
   }
 
   /** A line past the limit ended: the scorer rejects it unread, giving up a quoted record open before it (an overlong header fails the file). */
   private endOverlongLine(): void {
     this.line++;
-    this.carry = [];
-    this.carryLength = 0;
     if (this.format !== 'csv') return;
     if (!this.headerRange) {
       this.headerBroken = true;
