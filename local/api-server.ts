@@ -56,24 +56,14 @@ export async function startApiServer(deps: ApiDependencies, options: ApiServerOp
     if (path === null) {
       return reply(res, errorResponse(new ProtocolError(400, 'invalid_request', 'the request target is not a valid path', { field: 'path' })), randomUUID());
     }
-    const failed = (error: unknown) => {
-      const requestId = randomUUID();
-      if (error instanceof ClientGone || (!req.complete && req.destroyed)) {
-        // Nobody to answer, and nothing wrong with the server: one line, not a stack trace.
-        options.notice?.(`request ${requestId} ${req.method} ${path.slice(0, 200)}: the client went away before the whole request arrived`);
-        return;
-      }
-      deps.onError?.(error, { method: req.method ?? '', path: req.url ?? '', headers: {}, body: '', requestId });
-      if (!res.headersSent) reply(res, errorResponse(new ProtocolError(500, 'internal_error', 'internal error'), requestId), requestId);
-      else res.destroy();
-    };
+    const failed = failureHandler(req, res, path, deps, options);
     try {
       const streamed = options.streaming?.(req, res);
       if (streamed) return void streamed.catch(failed);
     } catch (error) {
       return failed(error);
     }
-    void serve(req, res, path, deps, maxBody, options);
+    void serve(req, res, path, deps, maxBody, options, failed);
   });
   server.headersTimeout = transport.headersTimeoutMs;
   server.requestTimeout = transport.requestTimeoutMs;
@@ -94,7 +84,26 @@ export async function startApiServer(deps: ApiDependencies, options: ApiServerOp
   };
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, path: string, deps: ApiDependencies, maxBody: number, options: ApiServerOptions): Promise<void> {
+/**
+ * What a request that failed outside the API's own errors gets: a client that went away is one
+ * notice line (nobody to answer, nothing wrong with the server); anything else is reported once
+ * and answered 500 with a request id, or its connection cut when the answer had begun.
+ */
+function failureHandler(req: IncomingMessage, res: ServerResponse, path: string, deps: ApiDependencies, options: ApiServerOptions): (error: unknown) => void {
+  return (error) => {
+    const requestId = randomUUID();
+    if (error instanceof ClientGone || (!req.complete && req.destroyed)) {
+      const how = error instanceof ClientGone ? `after ${error.received} bytes of the body` : 'before the whole request arrived';
+      options.notice?.(`request ${requestId} ${req.method} ${path.slice(0, 200)}: the client went away ${how}`);
+      return;
+    }
+    deps.onError?.(error, { method: req.method ?? '', path: req.url ?? '', headers: {}, body: '', requestId });
+    if (!res.headersSent) reply(res, errorResponse(new ProtocolError(500, 'internal_error', 'internal error'), requestId), requestId);
+    else res.destroy();
+  };
+}
+
+async function serve(req: IncomingMessage, res: ServerResponse, path: string, deps: ApiDependencies, maxBody: number, options: ApiServerOptions, failed: (error: unknown) => void): Promise<void> {
   const requestId = randomUUID();
   let response: HttpResponse;
   try {
@@ -104,13 +113,8 @@ async function serve(req: IncomingMessage, res: ServerResponse, path: string, de
     const request: HttpRequest = { method: req.method ?? 'GET', path, headers, body, requestId };
     response = (await options.extra?.(request)) ?? (await handleApiRequest(request, deps));
   } catch (error) {
-    if (error instanceof ClientGone) {
-      // Nobody to answer, and nothing wrong with the server: one line, not a stack trace.
-      options.notice?.(`request ${requestId} ${req.method} ${path.slice(0, 200)}: the client went away after ${error.received} bytes of the body`);
-      return;
-    }
-    response = errorResponse(error instanceof ProtocolError ? error : new ProtocolError(500, 'internal_error', 'internal error'), requestId);
-    if (!(error instanceof ProtocolError)) deps.onError?.(error, { method: req.method ?? '', path: req.url ?? '', headers: {}, body: '', requestId });
+    if (!(error instanceof ProtocolError)) return failed(error);
+    response = errorResponse(error, requestId);
   }
   reply(res, response, requestId);
 }
