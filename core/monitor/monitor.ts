@@ -133,17 +133,15 @@ export async function runMonitor(deps: { models: ModelSource; data: BlobStore; n
   const realized = await joinLateLabels(deps.data, pkg.manifest, labels.fresh, now.getTime() - (o.labelWindowDays ?? DEFAULT_LABEL_WINDOW_DAYS) * DAY_MS);
 
   const report = withRealizedQuality(detectDrift(baseline, window, o.drift), baseline, realized);
-  const quality = report.quality;
-  // Measured quality decides where the late labels gave a verdict; the estimate (CBPE) stands in otherwise.
-  const measured = Boolean(quality?.metrics.some((m) => m.verdict !== 'insufficient_data'));
-  const qualityAlarm = measured ? Boolean(quality?.alarm) : Boolean(quality?.estimated?.alarm);
+  // The report's one verdict: measured quality decides where the late labels gave a verdict, the estimate (CBPE) otherwise.
+  const verdict = verdictOf(report);
+  const qualityAlarm = verdict.reasons.some((r) => r.kind === 'quality');
   const alert = report.dataset.alert || qualityAlarm;
   const alerts = [...state.alerts, alert].slice(-(o.ofLastRuns ?? 3));
   const confirmed = alerts.filter(Boolean).length >= (o.confirmRuns ?? 2);
   const cooldownMs = (o.cooldownHours ?? 24) * 3_600_000;
   const cooled = !state.lastTriggerAt || now.getTime() - Date.parse(state.lastTriggerAt) >= cooldownMs;
-  // The report's own reasons, but for a CBPE estimate that labels overruled.
-  const alarms = verdictOf(report).reasons.filter((r) => r.kind !== 'quality' || qualityAlarm).map((r) => r.text);
+  const alarms = verdict.reasons.map((r) => r.text);
   const trigger = confirmed && cooled ? { id: `drift-${model}-${stamp}`, reason: `drift confirmed in ${alerts.filter(Boolean).length} of the last ${alerts.length} runs: ${alarms.join('; ') || 'earlier runs'}` } : null;
 
   const reportKey = `${DataPrefixes.reports}${model}/${stamp}.json`;
