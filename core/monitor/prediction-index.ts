@@ -1,4 +1,5 @@
 import { DataPrefixes } from '../layout';
+import { argmaxRow } from '../model/argmax';
 import type { BlobStore } from '../model/blob-store';
 import type { CaptureChunk } from './capture-reader';
 
@@ -75,7 +76,7 @@ export class PredictionIndexWriter {
         lines = this.days.get(day) ?? new LineBuffer();
         this.days.set(day, lines);
       }
-      const predicted = this.task === 'regression' ? chunk.scores[r * width]! : topClass(chunk.scores, r * width, width);
+      const predicted = this.task === 'regression' ? chunk.scores[r * width]! : argmaxRow({ values: chunk.scores, width }, r);
       lines!.append(`{"id":${encodedId},"row":${chunk.requestRows[r]},"t":${at},"p":${predicted}}`);
     }
     this.buffered += chunk.rows;
@@ -125,13 +126,6 @@ class LineBuffer {
     }
     this.length += encoder.encodeInto(text, this.buffer.subarray(this.length)).written;
   }
-}
-
-/** The first highest score's class, as the drift window and the capture writer pick it. */
-function topClass(scores: ArrayLike<number>, offset: number, width: number): number {
-  let best = 0;
-  for (let k = 1; k < width; k++) if (scores[offset + k]! > scores[offset + best]!) best = k;
-  return best;
 }
 
 /**
