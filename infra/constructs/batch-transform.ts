@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size, Stack } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { InstanceType } from 'aws-cdk-lib/aws-ec2';
@@ -11,7 +11,7 @@ import { Architecture } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import {
   Choice,
   Condition,
@@ -32,6 +32,7 @@ import { acknowledgeWildcardResources } from '../nag';
 import { loggedStateMachine } from '../state-machine';
 import { type GpuEndpoint, hasInstanceStorage } from './gpu-endpoint';
 import { MlopsFunction } from './mlops-function';
+import { deadLetterQueue } from './dead-letter-queue';
 
 const HANDLER_ENTRY = fileURLToPath(new URL('../../functions/batch-transform/handler.ts', import.meta.url));
 
@@ -223,11 +224,7 @@ export class BatchTransform extends Construct {
     this.grantTransformIo(props);
 
     // --- Trigger ------------------------------------------------------------------------------------
-    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is the dead-letter queue of the rule that starts Batch Transform executions; it needs none of its own.',
-    });
+    this.deadLetterQueue = deadLetterQueue(this, 'the rule that starts Batch Transform executions');
     this.rule = new Rule(this, 'InputCreated', {
       description: `Objects created under ${DataPrefixes.batchInput}<model>/ of GPU models, for Batch Transform`,
       eventPattern: {

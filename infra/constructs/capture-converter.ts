@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Match, Rule } from 'aws-cdk-lib/aws-events';
@@ -11,13 +11,14 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DataPrefixes, ModelLayout } from '../../core/layout';
 import { PackageFiles } from '../../core/model/manifest';
 import { keyUseVia } from '../iam';
 import { acknowledgeWildcardResources } from '../nag';
 import { MlopsFunction } from './mlops-function';
+import { deadLetterQueue } from './dead-letter-queue';
 
 const HANDLER_ENTRY = fileURLToPath(new URL('../../functions/capture-convert/handler.ts', import.meta.url));
 
@@ -84,17 +85,8 @@ export class CaptureConverter extends Construct {
     const logRemovalPolicy = props.logRemovalPolicy ?? RemovalPolicy.RETAIN;
     if (props.models.length === 0) throw new Error('CaptureConverter needs at least one model (received [])');
 
-    // SQS-managed encryption: EventBridge and Lambda send to it without a key policy. Messages
-    // carry the event (bucket and key), never captured rows.
-    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is the dead-letter queue of the capture conversion (rule target and asynchronous invocations); it needs none of its own.',
-    });
+    // Messages carry the event (bucket and key), never captured rows.
+    this.deadLetterQueue = deadLetterQueue(this, 'the capture conversion (rule target and asynchronous invocations)');
 
     const versions = Object.fromEntries(props.models.map((m) => [m.modelName, m.modelVersion]));
     this.function = new MlopsFunction(this, 'Function', {

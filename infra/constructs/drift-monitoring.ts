@@ -1,6 +1,6 @@
 import { DEFAULT_LABEL_WINDOW_DAYS } from '../../core/monitor/monitor';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { StageBase } from 'aws-cdk-lib/aws-apigateway';
 import {
   Alarm,
@@ -24,12 +24,13 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { keyUseVia, listUnder } from '../iam';
 import { DataPrefixes, ModelLayout } from '../../core/layout';
 import { acknowledgeWildcardResources } from '../nag';
 import { MlopsFunction } from './mlops-function';
+import { deadLetterQueue } from './dead-letter-queue';
 
 const HANDLER_ENTRY = fileURLToPath(new URL('../../functions/monitor/handler.ts', import.meta.url));
 
@@ -241,17 +242,8 @@ export class DriftMonitoring extends Construct {
         S3_FORCE_PATH_STYLE: 'false',
       },
     });
-    // SQS-managed encryption: Lambda and EventBridge send to it without a key policy. Messages
-    // carry the schedule event (and, from Lambda, the error), never captured rows.
-    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is the dead-letter queue of the drift monitor (the schedule target and its asynchronous invocations); it needs none of its own.',
-    });
+    // Messages carry the schedule event (and, from Lambda, the error), never captured rows.
+    this.deadLetterQueue = deadLetterQueue(this, 'the drift monitor (the schedule target and its asynchronous invocations)');
     // No retry of a failed run: a retry could overlap the next scheduled run, which reads and
     // writes the same state. The next run resumes from the watermark; the failed one lands in the
     // dead-letter queue, whose alarm (and the errors alarm) tells on-call.
