@@ -61,6 +61,10 @@ describe('parseConfig', () => {
     expect(parseConfig({ stage: 'dev', serverless: { reservedConcurrency: null } }).serverless.reservedConcurrency).toBeNull();
   });
 
+  it('rejects a label window under a day, naming monitoring.labelWindowDays', () => {
+    expect(() => parseConfig({ stage: 'dev', monitoring: { labelWindowDays: 0 } })).toThrow(/monitoring\.labelWindowDays/);
+  });
+
   it('rejects a reserved concurrency of 0, which would throttle every request', () => {
     expect(() => parseConfig({ stage: 'dev', serverless: { reservedConcurrency: 0 } })).toThrow(/serverless\.reservedConcurrency: .*\(received 0\)/);
   });

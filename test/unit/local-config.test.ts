@@ -24,4 +24,15 @@ describe('localConfig', () => {
     expect(() => localConfig({ MLOPS_PORT: 'eighty' })).toThrow(/environment variable MLOPS_PORT .*\(got "eighty"\)/);
     expect(() => localConfig({ MLOPS_S3_PORT: '70000' })).toThrow(/MLOPS_S3_PORT/);
   });
+
+  it('looks for unscored batch inputs every 30 s and joins labels 30 days late unless told otherwise', () => {
+    expect(localConfig({})).toMatchObject({ batchRescanSeconds: 30, labelWindowDays: 30 });
+    expect(localConfig({ MLOPS_BATCH_RESCAN_SECONDS: '0', MLOPS_LABEL_WINDOW_DAYS: '90' })).toMatchObject({ batchRescanSeconds: 0, labelWindowDays: 90 });
+  });
+
+  it('refuses a negative rescan period and a label window that is not a positive number, naming each', () => {
+    expect(() => localConfig({ MLOPS_BATCH_RESCAN_SECONDS: '-5' })).toThrow(/environment variable MLOPS_BATCH_RESCAN_SECONDS .*\(got "-5"\)/);
+    expect(() => localConfig({ MLOPS_LABEL_WINDOW_DAYS: '0' })).toThrow(/environment variable MLOPS_LABEL_WINDOW_DAYS .*\(got "0"\)/);
+    expect(() => localConfig({ MLOPS_LABEL_WINDOW_DAYS: 'a month' })).toThrow(/MLOPS_LABEL_WINDOW_DAYS/);
+  });
 });
