@@ -1,4 +1,4 @@
-import { DEFAULT_LABEL_WINDOW_DAYS } from '../core/monitor/monitor';
+import { DEFAULT_LABEL_WINDOW_DAYS, DEFAULT_MAX_WAIT_HOURS } from '../core/monitor/monitor';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { RESERVED_HYPERPARAMETERS } from '../model-pipeline/pipeline/training-contract';
@@ -324,6 +324,8 @@ const MonitoringSchema = z
     scheduleMinutes: z.number().int().min(5).max(1440).default(60),
     /** Fewest captured rows since the last report before a model's window is assessed; smaller windows wait for more traffic. */
     minRows: z.number().int().min(1).default(200),
+    /** Hours a window under minRows waits at most: then a window of at least 30 rows (the drift floor) is assessed anyway. */
+    maxWaitHours: z.number().positive().max(24 * 30).default(DEFAULT_MAX_WAIT_HOURS),
     /** Drift is confirmed when at least confirmRuns of the last ofLastRuns runs found dataset drift. */
     confirmRuns: z.number().int().min(1).default(2),
     /** The recent runs confirmRuns counts in. */

@@ -73,6 +73,8 @@ export function registerDrift(program: Command): void {
         if (verdict.status !== 'insufficient_data') console.log(`${currentRows} rows${labeledRows ? ` (${labeledRows} labelled)` : ''} against ${baselineRows} baseline rows`);
         if (labeledRows && report.quality) console.log(`model quality on labels: ${report.quality.metrics.map((m) => `${m.name} ${fmt(m.current)} vs ${fmt(m.baseline)} (${m.verdict.replace('_', ' ')})`).join(', ')}`);
         if (report.quality?.estimated) console.log(`estimated accuracy without labels (CBPE): ${fmt(report.quality.estimated.estimate ?? null)}`);
+        const mv = report.multivariate;
+        if (mv && mv.verdict !== 'insufficient_data') console.log(`multivariate (PCA reconstruction, outside the verdict): ${mv.verdict.replace('_', ' ')}, p = ${fmt(mv.pValue)}`);
         if (skipped.count) console.error(`skipped ${skipped.count} unreadable rows, e.g. ${skipped.examples.join('; ')}`);
         if (o.json) await writeFile(o.json, `${JSON.stringify(report, null, 2)}\n`);
         if (o.html) await writeFile(o.html, renderReportHtml(report, { model: pkg.manifest.name, version: pkg.manifest.version, createdAt: new Date().toISOString(), window: current }));

@@ -41,6 +41,14 @@ export function captureKey(model: string, version: string, at: Date, unique: str
   return `${DataPrefixes.capture}${model}/${version}/${yyyy}/${mm}/${dd}/${hh}/${stamp}-${unique}.jsonl`;
 }
 
+/** When a capture object was written, from its key (captureKey's stamp), or null for a key in another form. */
+export function captureKeyTime(key: string): Date | null {
+  const m = /\/(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-[^/]*$/.exec(key);
+  if (!m) return null;
+  const at = new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`);
+  return Number.isNaN(at.getTime()) ? null : at;
+}
+
 /** Prefix of a model version's capture for one UTC hour. */
 export function captureHourPrefix(model: string, version: string, hour: Date): string {
   const iso = hour.toISOString();

@@ -82,8 +82,11 @@ export const MultivariateProfileSchema = z.object({
   components: z.array(z.array(z.number())),
   /** Share of the standardized variance the kept components explain. */
   varianceExplained: z.number(),
-  /** Per-row reconstruction error over the baseline's complete rows (a uniform sample of up to the profile's sample size). */
-  referenceError: z.object({ mean: z.number(), std: z.number(), rows: z.number().int() }),
+  /**
+   * Per-row reconstruction error over the baseline's complete reference rows (a uniform sample of up
+   * to 5,000): mean, standard deviation, and every error sorted ascending, for the rank test.
+   */
+  referenceError: z.object({ mean: z.number(), std: z.number(), rows: z.number().int(), sorted: z.array(z.number()) }),
 });
 
 export const BaselineSchema = z.object({

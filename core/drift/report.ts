@@ -216,9 +216,11 @@ export const MultivariateDriftSchema = z.object({
   currentError: z.number().nullable(),
   /** Complete window rows the error was measured on. */
   rows: z.number().int(),
-  /** Mean error at which the one-sided z-test reaches alpha. */
+  /** Chance that a window row's error exceeds a baseline row's: Mann–Whitney U / (rows · baseline rows); 0.5 under no drift. */
+  probabilityHigher: z.number().nullable(),
+  /** The probabilityHigher at which the one-sided test reaches alpha. */
   threshold: z.number().nullable(),
-  /** z = (current − baseline) / (std · √(1/rows + 1/baseline rows)). */
+  /** z of U against its no-drift mean and standard deviation (with a continuity correction). */
   statistic: z.number().nullable(),
   pValue: z.number().nullable(),
   alpha: z.number(),

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { type Baseline, BaselineSchema } from '../drift/baseline';
-import { detectDrift, type DriftOptions } from '../drift/detect';
+import { DRIFT_DEFAULTS, detectDrift, type DriftOptions } from '../drift/detect';
 import type { QualityOptions } from '../drift/quality';
 import type { DriftReport } from '../drift/report';
 import { verdictOf } from '../drift/verdict';
 import { DriftWindow } from '../drift/window';
-import { captureKey } from '../capture/capture';
+import { captureKey, captureKeyTime } from '../capture/capture';
 import { DataPrefixes } from '../layout';
 import { BlobNotFoundError, type BlobStore } from '../model/blob-store';
 import { PackageFiles } from '../model/manifest';
@@ -21,10 +21,19 @@ import { type HistoryRun, historyRun } from './report-history';
 /** Days a captured prediction waits for its label: later labels are not joined, and its index entry may expire. */
 export const DEFAULT_LABEL_WINDOW_DAYS = 30;
 
+/** Hours a window under minRows waits at most before it is assessed anyway (when it reaches the drift floor). */
+export const DEFAULT_MAX_WAIT_HOURS = 24;
+
 export interface MonitorOptions {
   readonly drift?: DriftOptions;
   /** Fewest captured rows before a window is assessed; smaller windows wait for more traffic (new ground truth does not wait). @default 200 */
   readonly minRows?: number;
+  /**
+   * Hours a smaller window waits at most: once its oldest capture object is this old, a window of at
+   * least the drift floor (DriftOptions.minSampleSize, 30) is assessed anyway, so that a model with
+   * little traffic is still judged every day rather than whenever minRows accumulate. @default 24
+   */
+  readonly maxWaitHours?: number;
   /** Drift is confirmed when at least `confirmRuns` of the last `ofLastRuns` runs alerted. @default 2 */
   readonly confirmRuns?: number;
   /** @default 3 */
@@ -82,6 +91,15 @@ export type MonitorOutcome =
     };
 
 const DAY_MS = 86_400_000;
+
+/** Whether a window under minRows has waited its longest: its oldest capture object is maxWaitHours old and it reaches the drift floor. */
+function waitedLongEnough(keys: readonly string[], rows: number, now: Date, o: MonitorOptions): boolean {
+  if (rows < (o.drift?.minSampleSize ?? DRIFT_DEFAULTS.minSampleSize)) return false;
+  const times = keys.map(captureKeyTime).filter((t): t is Date => t !== null);
+  if (times.length === 0) return false;
+  const oldest = times.reduce((a, t) => Math.min(a, t.getTime()), Number.POSITIVE_INFINITY);
+  return now.getTime() - oldest >= (o.maxWaitHours ?? DEFAULT_MAX_WAIT_HOURS) * 3_600_000;
+}
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 const stateKey = (model: string) => `${DataPrefixes.monitor}${model}/state.json`;
 
@@ -125,8 +143,10 @@ export async function runMonitor(deps: { models: ModelSource; data: BlobStore; n
   }
   const last = decoder.flush();
   if (last) await add(last);
-  if (window.rows < minRows && labels.fresh.length === 0) {
-    return { status: 'waiting', model, version, rows: window.rows, reason: `${window.rows} captured rows since the last report; waiting for ${minRows}` };
+  if (window.rows < minRows && labels.fresh.length === 0 && !waitedLongEnough(keys, window.rows, now, o)) {
+    const floor = o.drift?.minSampleSize ?? DRIFT_DEFAULTS.minSampleSize;
+    const reason = `${window.rows} captured rows since the last report; waiting for ${minRows}, or for ${o.maxWaitHours ?? DEFAULT_MAX_WAIT_HOURS} h after the oldest with at least ${floor}`;
+    return { status: 'waiting', model, version, rows: window.rows, reason };
   }
   // This run's rows are indexed before the join, so new labels find them as well as earlier runs' rows.
   await index.flush();

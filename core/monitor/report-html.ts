@@ -40,7 +40,7 @@ ${report.dataset.warnings.length ? `<ul class="warnings">${report.dataset.warnin
 <p><input id="filter" type="search" placeholder="Filter features by name" aria-label="Filter features by name"> <span class="legend"><i style="background:#98a2b3"></i>baseline <i style="background:#3056d3"></i>current</span></p>
 <table id="features"><thead><tr>${COLUMNS.map((c, i) => `<th data-column="${i}" data-type="${c.type}" tabindex="0">${c.label}</th>`).join('')}</tr></thead>
 <tbody>${features.map((f) => featureRows(f, context.history ?? [])).join('')}</tbody></table>
-${predictionSection(report)}${qualitySection(report)}
+${predictionSection(report)}${qualitySection(report)}${multivariateSection(report)}
 <script>${SCRIPT}</script></body></html>`;
 }
 
@@ -113,6 +113,15 @@ function predictionSection(report: DriftReport): string {
   return `<h2 id="predictions">Predictions</h2>
 <p>Verdict: <span class="${p.verdict === 'drift' ? 'drift' : p.verdict}">${esc(p.verdict.replace('_', ' '))}</span> · score KS ${fmt(p.score.statistic)}, p = ${fmt(p.score.adjustedPValue)}, PSI ${fmt(p.score.psi)} (warn ${p.score.thresholds.warn}, alert ${p.score.thresholds.alert})</p>
 ${shareTable}<figure>${histogramSvg(p.score.histogram, 'prediction score: baseline against current')}<figcaption>${p.kind === 'classification' ? 'Top-class probability' : 'Predicted value'}</figcaption></figure>`;
+}
+
+/** The joint-structure test beside the per-feature verdicts (outside the alarm: see core/drift/multivariate.ts). */
+function multivariateSection(report: DriftReport): string {
+  const m = report.multivariate;
+  if (!m) return '';
+  const verdict = m.verdict === 'insufficient_data' ? `insufficient data (${m.rows} complete rows)` : m.verdict.replace('_', ' ');
+  return `<h2 id="multivariate">Multivariate (PCA reconstruction, not part of the alarm)</h2>
+<p>${m.features.length} numeric features, ${m.components} components (${fmt(m.varianceExplained * 100, 1)}% of the variance) · mean reconstruction error ${fmt(m.currentError, 3)} on ${m.rows} rows against ${fmt(m.baselineError, 3)} · P(a row's error exceeds a baseline row's) ${fmt(m.probabilityHigher, 3)} (drift above ${fmt(m.threshold, 3)}), p = ${fmt(m.pValue)} at α = ${m.alpha} · <span class="${m.verdict}">${esc(verdict)}</span></p>`;
 }
 
 function qualitySection(report: DriftReport): string {

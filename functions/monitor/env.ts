@@ -1,4 +1,4 @@
-import { DEFAULT_LABEL_WINDOW_DAYS } from '../../core/monitor/monitor';
+import { DEFAULT_LABEL_WINDOW_DAYS, DEFAULT_MAX_WAIT_HOURS } from '../../core/monitor/monitor';
 import { z } from 'zod';
 
 const list = z.string().transform((s) => s.split(',').map((v) => v.trim()).filter(Boolean));
@@ -12,6 +12,8 @@ export const MonitorEnvSchema = z.object({
   /** EventBridge bus that receives "Drift Confirmed" events (they start retraining). */
   EVENT_BUS_NAME: z.string().min(1).default('default'),
   MIN_ROWS: z.coerce.number().int().positive().default(200),
+  /** Hours a window under MIN_ROWS waits at most before it is assessed anyway (with at least the drift floor of rows). */
+  MAX_WAIT_HOURS: z.coerce.number().positive().default(DEFAULT_MAX_WAIT_HOURS),
   CONFIRM_RUNS: z.coerce.number().int().positive().default(2),
   OF_LAST_RUNS: z.coerce.number().int().positive().default(3),
   COOLDOWN_HOURS: z.coerce.number().nonnegative().default(24),

@@ -15,7 +15,7 @@ const events = tracer.captureAWSv3Client(new EventBridgeClient({}));
 const deps = {
   models: new ModelRepository(new S3BlobStore(s3, env.MODEL_BUCKET)),
   data: new S3BlobStore(s3, env.DATA_BUCKET),
-  options: { minRows: env.MIN_ROWS, confirmRuns: env.CONFIRM_RUNS, ofLastRuns: env.OF_LAST_RUNS, cooldownHours: env.COOLDOWN_HOURS, labelWindowDays: env.LABEL_WINDOW_DAYS },
+  options: { minRows: env.MIN_ROWS, maxWaitHours: env.MAX_WAIT_HOURS, confirmRuns: env.CONFIRM_RUNS, ofLastRuns: env.OF_LAST_RUNS, cooldownHours: env.COOLDOWN_HOURS, labelWindowDays: env.LABEL_WINDOW_DAYS },
 };
 
 /** EventBridge schedule → one monitoring run per model; confirmed drift puts a "Drift Confirmed" event. */

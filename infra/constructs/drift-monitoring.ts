@@ -1,4 +1,4 @@
-import { DEFAULT_LABEL_WINDOW_DAYS } from '../../core/monitor/monitor';
+import { DEFAULT_LABEL_WINDOW_DAYS, DEFAULT_MAX_WAIT_HOURS } from '../../core/monitor/monitor';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { StageBase } from 'aws-cdk-lib/aws-apigateway';
@@ -67,6 +67,11 @@ export interface DriftMonitoringProps {
    * @default 200
    */
   readonly minRows?: number;
+  /**
+   * Longest a window under `minRows` waits: then a window of at least 30 rows is assessed anyway (MAX_WAIT_HOURS).
+   * @default Duration.hours(DEFAULT_MAX_WAIT_HOURS) (24 hours)
+   */
+  readonly maxWait?: Duration;
   /** Days late ground-truth labels are joined to captured predictions. @default DEFAULT_LABEL_WINDOW_DAYS (30) */
   readonly labelWindowDays?: number;
   /**
@@ -235,6 +240,7 @@ export class DriftMonitoring extends Construct {
         MODEL_NAMES: props.modelNames.join(','),
         EVENT_BUS_NAME: this.eventBus.eventBusName,
         MIN_ROWS: String(minRows),
+        MAX_WAIT_HOURS: String((props.maxWait ?? Duration.hours(DEFAULT_MAX_WAIT_HOURS)).toHours({ integral: false })),
         LABEL_WINDOW_DAYS: String(props.labelWindowDays ?? DEFAULT_LABEL_WINDOW_DAYS),
         CONFIRM_RUNS: String(confirmRuns),
         OF_LAST_RUNS: String(ofLastRuns),

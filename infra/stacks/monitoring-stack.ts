@@ -68,6 +68,7 @@ export class MonitoringStack extends Stack {
       modelNames: props.modelNames,
       schedule: Duration.minutes(config.scheduleMinutes),
       minRows: config.minRows,
+      maxWait: Duration.hours(config.maxWaitHours),
       labelWindowDays: config.labelWindowDays,
       confirmRuns: config.confirmRuns,
       ofLastRuns: config.ofLastRuns,

@@ -28,7 +28,7 @@ describe('parseConfig', () => {
         canary: 'canary10Percent5Minutes',
       },
       batch: { memoryMb: 3008, timeoutMinutes: 15, maxConcurrency: 10, chunkRows: 1024, alarmOnDlq: true, fanOutAboveBytes: 512 * 1024 * 1024, partBytes: 128 * 1024 * 1024, partConcurrency: 20 },
-      monitoring: { scheduleMinutes: 60, minRows: 200, confirmRuns: 2, ofLastRuns: 3, cooldownHours: 24, memoryMb: 1024, labelWindowDays: 30 },
+      monitoring: { scheduleMinutes: 60, minRows: 200, maxWaitHours: 24, confirmRuns: 2, ofLastRuns: 3, cooldownHours: 24, memoryMb: 1024, labelWindowDays: 30 },
       pipeline: { maxDropPoints: 0.5, epochs: 40, quantize: true, manualApproval: false, trainMemoryMb: 3008, canary: { enabled: true, weight: 0.1, windowMinutes: 30, checkMinutes: 5, minRequests: 100, maxErrorRateIncrease: 0.01, latencyFactor: 1.5 }, training: { mode: 'builtin', instanceType: 'ml.m5.xlarge', instanceCount: 1, volumeSizeGb: 30, maxRuntimeMinutes: 60, hyperparameters: {} } },
       removalPolicy: 'retain',
     });
@@ -59,6 +59,10 @@ describe('parseConfig', () => {
   it('keeps the reserved concurrency it is given, and null for none', () => {
     expect(parseConfig({ stage: 'dev', serverless: { reservedConcurrency: 250 } }).serverless.reservedConcurrency).toBe(250);
     expect(parseConfig({ stage: 'dev', serverless: { reservedConcurrency: null } }).serverless.reservedConcurrency).toBeNull();
+  });
+
+  it('rejects a longest wait of 0 hours, naming monitoring.maxWaitHours', () => {
+    expect(() => parseConfig({ stage: 'dev', monitoring: { maxWaitHours: 0 } })).toThrow(/monitoring\.maxWaitHours/);
   });
 
   it('rejects a label window under a day, naming monitoring.labelWindowDays', () => {
@@ -136,7 +140,7 @@ describe('parseConfig', () => {
   it('fills in the monitoring defaults a partial monitoring section leaves out', () => {
     const config = parseConfig({ stage: 'dev', monitoring: { scheduleMinutes: 15 } });
 
-    expect(config.monitoring).toEqual({ scheduleMinutes: 15, minRows: 200, confirmRuns: 2, ofLastRuns: 3, cooldownHours: 24, memoryMb: 1024, labelWindowDays: 30 });
+    expect(config.monitoring).toEqual({ scheduleMinutes: 15, minRows: 200, maxWaitHours: 24, confirmRuns: 2, ofLastRuns: 3, cooldownHours: 24, memoryMb: 1024, labelWindowDays: 30 });
   });
 
   it('keeps a fractional monitoring cooldown and a cooldown of 0', () => {

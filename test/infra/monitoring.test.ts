@@ -169,6 +169,7 @@ describe('MonitoringStack', () => {
         MODEL_NAMES: 'demo,fraud-v2',
         EVENT_BUS_NAME: 'default',
         MIN_ROWS: '200',
+        MAX_WAIT_HOURS: '24',
         LABEL_WINDOW_DAYS: '30',
         CONFIRM_RUNS: '2',
         OF_LAST_RUNS: '3',

@@ -136,4 +136,13 @@ describe('the drift monitor', { timeout: 120_000 }, () => {
     expect(outcome.report.quality?.metrics.find((m) => m.name === 'accuracy')).toMatchObject({ verdict: 'degraded' });
     expect(outcome).toMatchObject({ alert: true, qualityAlarm: true });
   });
+
+  it('assesses a window under minRows once its oldest capture has waited maxWaitHours', async () => {
+    await capture(100, 10);
+    clock += 3_600_000;
+    expect(await runMonitor(deps(), 'demo')).toMatchObject({ status: 'waiting', rows: 100, reason: expect.stringContaining('24 h after the oldest') });
+    // A day after the oldest unread capture, the same 100 rows are judged rather than kept waiting.
+    clock += 23 * 3_600_000;
+    expect(await runMonitor(deps(), 'demo')).toMatchObject({ status: 'reported', rows: 100 });
+  });
 });

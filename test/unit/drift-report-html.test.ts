@@ -54,4 +54,12 @@ describe('the HTML drift report', () => {
 
     expect(renderReportHtml(hostile, context)).not.toContain('<img src=x');
   });
+
+  it('shows the multivariate test beside the features, outside the alarm', () => {
+    const html = renderReportHtml(calm, context);
+
+    expect(calm.multivariate).not.toBeNull();
+    expect(html).toMatch(/<h2 id="multivariate">Multivariate \(PCA reconstruction, not part of the alarm\)<\/h2>/);
+    expect(html).toContain(`on ${calm.multivariate!.rows} rows`);
+  });
 });
