@@ -30,8 +30,8 @@ import { type CategoricalWindowColumn, DriftWindow, type NumericWindowColumn, ty
  *
  * A feature drifts when BOTH
  *  1. its test rejects "same distribution" after a multiple-testing correction across every test in
- *     the report (features, their missing rates, predictions; Bonferroni at family-wise α = 0.05 by
- *     default, or Benjamini–Hochberg), and
+ *     the report (features, their missing rates, predictions; Bonferroni at family-wise α = 0.04 by
+ *     default, or Benjamini–Hochberg; the quality tests take the other 1% of the one verdict's 5%), and
  *  2. an effect size shows the change is material (the gate), so that a large window does not alarm
  *     on shifts too small to matter, however significant.
  * Because the gate only removes rejections, the chance of any false alarm over the whole report is
@@ -87,7 +87,11 @@ import { type CategoricalWindowColumn, DriftWindow, type NumericWindowColumn, ty
  */
 
 export interface DriftOptions {
-  /** Family-wise significance level (Bonferroni) or false-discovery rate (BH). @default 0.05 */
+  /**
+   * Family-wise significance level (Bonferroni) or false-discovery rate (BH) of the drift tests. 4%,
+   * so that with the quality tests' 1% (QualityOptions.alpha) the one verdict's false alarms stay
+   * within 5%. @default 0.04
+   */
   readonly alpha?: number;
   /** Multiple-testing correction across all tests of a report. @default 'bonferroni' */
   readonly correction?: 'bonferroni' | 'benjamini-hochberg' | 'none';
@@ -134,7 +138,7 @@ export interface DriftOptions {
 }
 
 export const DRIFT_DEFAULTS = {
-  alpha: 0.05,
+  alpha: 0.04,
   correction: 'bonferroni',
   minSampleSize: 30,
   psiThreshold: 0.1,

@@ -176,7 +176,7 @@ describe('multiple-testing correction', () => {
 
   it('Bonferroni multiplies each p-value by the number of tests', () => {
     for (const f of bonferroni.features) expect(f.adjustedPValue).toBeCloseTo(Math.min(1, f.pValue! * 8), 12);
-    expect(bonferroni.multipleTesting).toEqual({ correction: 'bonferroni', alpha: 0.05, tests: 8 });
+    expect(bonferroni.multipleTesting).toEqual({ correction: 'bonferroni', alpha: 0.04, tests: 8 });
   });
 
   it('Benjamini–Hochberg adjusts by rank and flags more of many moderate shifts', () => {
