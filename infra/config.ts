@@ -1,21 +1,13 @@
+import { ModelNameSchema } from '../core/model/model-name';
 import { DEFAULT_LABEL_WINDOW_DAYS, DEFAULT_MAX_WAIT_HOURS } from '../core/monitor/monitor';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { RESERVED_HYPERPARAMETERS } from '../model-pipeline/pipeline/training-contract';
 import type { TritonServingOptions } from '../model-pipeline/triton/model-config';
 
-// Model names become SageMaker endpoint names, URL path segments and S3 key segments, so they
-// follow the strictest of those: a lowercase DNS label.
-const dnsSlug = z
-  .string()
-  .regex(
-    /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/,
-    'must be a lowercase DNS-safe name (a-z, 0-9, -; at most 63 characters)',
-  );
-
 const ModelSchema = z
   .strictObject({
-    name: dnsSlug,
+    name: ModelNameSchema,
     /** Where the model answers real-time requests: a Lambda, a SageMaker GPU endpoint, or both. */
     servingMode: z.enum(['serverless', 'gpu', 'both']).default('serverless'),
     /** Instance type of the SageMaker endpoint when servingMode is gpu or both. */
@@ -139,7 +131,7 @@ const GpuSchema = z
       )
       .default(DEFAULT_TRITON_IMAGE),
     /** The package version each model's endpoint serves (models not listed serve 1.0.0, the first version `mlops train` writes). */
-    modelVersions: z.record(dnsSlug, semver).default({}),
+    modelVersions: z.record(ModelNameSchema, semver).default({}),
     ...guardedDeploymentFields,
     /** p99 model latency above which a deployment rolls back (and the alarm fires), in milliseconds. */
     latencyP99Ms: z.number().positive().default(100),
@@ -221,7 +213,7 @@ const ecrImage = z
 const LlmModelSchema = z
   .strictObject({
     /** The model's name: part of the endpoint name (`mlops-<stage>-llm-<name>`) and of the metrics. */
-    name: dnsSlug,
+    name: ModelNameSchema,
     /** A Hugging Face model id (`org/model`) the container downloads when it starts; the container then needs internet access. */
     modelId: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be a Hugging Face model id such as Qwen/Qwen2.5-1.5B-Instruct').optional(),
     /** Or a key prefix in the model bucket holding the weights uncompressed (`llm/<name>/`); SageMaker copies them, the container stays network-isolated. */

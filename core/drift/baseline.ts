@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { Random } from '../random';
 import type { Feature, Manifest } from '../model/manifest';
 import { PcaAccumulator } from './multivariate';
+import { argmaxAt } from '../model/argmax';
 
 /**
  * The baseline profile stored in a model package as baseline.json: what the training data
@@ -319,8 +320,7 @@ export class BaselineBuilder {
       this.score.add(values[r * width]!);
       return;
     }
-    let best = 0;
-    for (let k = 1; k < width; k++) if (values[r * width + k]! > values[r * width + best]!) best = k;
+    const best = argmaxAt(values, r * width, width);
     this.classCounts[best]!++;
     this.confidenceSum += values[r * width + best]!;
     this.score.add(width === 2 ? values[r * 2 + 1]! : values[r * width + best]!);

@@ -3,6 +3,7 @@ import { Random } from '../random';
 import type { EstimatedQuality, QualityMetric, QualityMetricName, QualityReport } from './report';
 import { normalSf } from './special';
 import type { ClassificationLabels, DriftWindow, RegressionLabels } from './window';
+import { argmaxAt } from '../model/argmax';
 
 /**
  * Model-quality drift: with labels, the current accuracy / macro-F1 (classification) or MAE /
@@ -70,8 +71,7 @@ export function fitConfidenceCalibration(probabilities: ArrayLike<number>, width
   const rows = labels.length;
   const pairs: [number, number][] = [];
   for (let r = 0; r < rows; r++) {
-    let best = 0;
-    for (let k = 1; k < width; k++) if (probabilities[r * width + k]! > probabilities[r * width + best]!) best = k;
+    const best = argmaxAt(probabilities, r * width, width);
     const confidence = probabilities[r * width + best]!;
     if (Number.isFinite(confidence) && Number.isInteger(labels[r]!)) pairs.push([confidence, labels[r] === best ? 1 : 0]);
   }

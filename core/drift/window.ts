@@ -1,6 +1,7 @@
 import { binIndex, type Baseline, type CategoricalProfile, type ConfidenceCalibration, type NumericProfile } from './baseline';
 import { Random } from '../random';
 import { ReconstructionErrors } from './multivariate';
+import { argmaxAt } from '../model/argmax';
 
 /**
  * The current window: a streaming, bounded-memory summary of the rows the monitor compares with
@@ -309,8 +310,7 @@ export class DriftWindow {
     const classes = this.classCounts.length;
     for (let r = 0; r < rows; r++) {
       const offset = r * width;
-      let best = 0;
-      for (let k = 1; k < width; k++) if (values[offset + k]! > values[offset + best]!) best = k;
+      const best = argmaxAt(values, offset, width);
       const top = values[offset + best]!;
       scoreValues[r] = width === 2 ? values[offset + 1]! : top;
       if (!Number.isFinite(top)) continue;

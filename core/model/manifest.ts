@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ModelNameSchema } from './model-name';
 
 /** Current manifest format; bumped only on incompatible changes. */
 export const MANIFEST_SCHEMA_VERSION = 1;
@@ -27,10 +28,6 @@ export const DEFAULT_PACKAGE_LIMITS: PackageLimits = { modelBytes: 2048 * MiB, o
 export function maxFileBytes(name: string, limits: PackageLimits = DEFAULT_PACKAGE_LIMITS): number {
   return name.endsWith('.onnx') ? limits.modelBytes : limits.otherBytes;
 }
-
-const slug = z
-  .string()
-  .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a lowercase DNS-safe name (a-z, 0-9, -)');
 
 const semver = z
   .string()
@@ -121,7 +118,7 @@ export const QuantizationSummarySchema = z.object({
 export const ManifestSchema = z
   .object({
     schemaVersion: z.literal(MANIFEST_SCHEMA_VERSION),
-    name: slug,
+    name: ModelNameSchema,
     version: semver,
     task: TaskSchema,
     description: z.string().optional(),

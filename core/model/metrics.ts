@@ -1,3 +1,5 @@
+import { argmaxAt } from './argmax';
+
 /** Quality metrics of a classifier or regressor, computed from scores and ground truth. */
 
 export interface ClassificationReport {
@@ -28,8 +30,7 @@ export function classificationReport(
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   let logLoss = 0;
   for (let r = 0; r < rows; r++) {
-    let best = 0;
-    for (let k = 1; k < classes; k++) if (probabilities[r * classes + k]! > probabilities[r * classes + best]!) best = k;
+    const best = argmaxAt(probabilities, r * classes, classes);
     const truth = actual[r]!;
     confusion[truth]![best]!++;
     logLoss -= Math.log(Math.min(Math.max(probabilities[r * classes + truth]!, 1e-15), 1));

@@ -1,5 +1,6 @@
 import type { TensorSignature } from '../../core/model/onnx-session';
 import type { ModelProto, NodeProto } from '../onnx/proto';
+import { argmaxAt } from '../../core/model/argmax';
 
 /** The class labels a classifier carries, one per score column, in the order of its score columns. */
 export interface ModelClasses {
@@ -87,9 +88,7 @@ export function observedClasses(
   const columns = width === 1 ? 2 : width;
   const counts = Array.from({ length: columns }, () => new Map<string, number>());
   for (let r = 0; r < rows; r++) {
-    let best = 0;
-    if (width === 1) best = scores[r]! > threshold ? 1 : 0;
-    else for (let j = 1; j < width; j++) if (scores[r * width + j]! > scores[r * width + best]!) best = j;
+    const best = width === 1 ? (scores[r]! > threshold ? 1 : 0) : argmaxAt(scores, r * width, width);
     const label = String(labels[r]);
     counts[best]!.set(label, (counts[best]!.get(label) ?? 0) + 1);
   }

@@ -1,3 +1,4 @@
+import { argmaxAt } from '../../core/model/argmax';
 /** Scores of one model on a set of rows: `rows × width`, row-major. */
 export interface Scores {
   readonly values: ArrayLike<number>;
@@ -15,7 +16,7 @@ export function agreement(reference: Scores, candidate: Scores): number {
   if (rows === 0) return 1;
   let same = 0;
   if (width > 1) {
-    for (let r = 0; r < rows; r++) if (argmax(reference.values, r * width, width) === argmax(candidate.values, r * width, width)) same++;
+    for (let r = 0; r < rows; r++) if (argmaxAt(reference.values, r * width, width) === argmaxAt(candidate.values, r * width, width)) same++;
     return same / rows;
   }
   const tolerance = 0.01 * standardDeviation(reference.values);
@@ -29,12 +30,6 @@ export function maxAbsDifference(a: ArrayLike<number>, b: ArrayLike<number>): nu
   let max = 0;
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
   return max;
-}
-
-function argmax(values: ArrayLike<number>, offset: number, width: number): number {
-  let best = 0;
-  for (let j = 1; j < width; j++) if (values[offset + j]! > values[offset + best]!) best = j;
-  return best;
 }
 
 function standardDeviation(values: ArrayLike<number>): number {
