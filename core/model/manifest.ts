@@ -192,8 +192,6 @@ export const ManifestSchema = z
 export type Manifest = z.infer<typeof ManifestSchema>;
 export type ManifestInput = z.input<typeof ManifestSchema>;
 export type Feature = z.infer<typeof FeatureSchema>;
-export type NumericFeature = z.infer<typeof NumericFeatureSchema>;
-export type CategoricalFeature = z.infer<typeof CategoricalFeatureSchema>;
 export type Task = z.infer<typeof TaskSchema>;
 export type QuantizationSummary = z.infer<typeof QuantizationSummarySchema>;
 

@@ -58,7 +58,6 @@ export const PipelineStateSchema = z.object({
 });
 
 export type PipelineState = z.infer<typeof PipelineStateSchema>;
-export type PipelineStateInput = z.input<typeof PipelineStateSchema>;
 
 /** Key of a run's state object. */
 export function stateKey(model: string, runId: string): string {

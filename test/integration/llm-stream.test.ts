@@ -9,7 +9,7 @@ import { createLlmStreamApp } from '../../functions/llm-stream/app';
 import { llmStreamEnv } from '../../functions/llm-stream/env';
 import type { GenerationOutcome, LlmStreamDependencies } from '../../functions/llm-stream/generate';
 import { addGenerationMetrics } from '../../functions/llm-stream/metrics';
-import { functionUrlEvent, installLambdaStreamingGlobal, invokeStreamingHandler } from '../../local/lambda-streaming';
+import { functionUrlEvent, installLambdaStreamingGlobal, invokeStreamingHandler } from '../helpers/lambda-streaming';
 import { LlmStandIn } from '../../local/llm-stand-in';
 import { llmRoute } from '../../local/llm-route';
 
