@@ -54,3 +54,11 @@ export const ModelLayout = {
   /** The model's registry index (see core/model/registry.ts). */
   registry: (name: string) => `models/${name}/registry.json`,
 } as const;
+
+/** Key of the Triton artifact inside a package folder. */
+export const TRITON_ARTIFACT = 'triton/model.tar.gz';
+
+/** Where a version's Triton artifact lives in the model bucket (the GPU endpoint's model data): `models/<name>/<version>/triton/model.tar.gz`. */
+export function tritonArtifactKey(name: string, version: string): string {
+  return `${ModelLayout.package(name, version)}${TRITON_ARTIFACT}`;
+}

@@ -1,5 +1,5 @@
 import { type App, RemovalPolicy, Tags } from 'aws-cdk-lib';
-import { gpuSettings, isGpuModel, type PlatformConfig, transformModels } from './config';
+import { gpuSettings, isGpuModel, type PlatformConfig, transformModels } from '../core/platform-config';
 import { AlarmsStack } from './stacks/alarms-stack';
 import { BatchStack } from './stacks/batch-stack';
 import { GpuEndpointStack } from './stacks/gpu-endpoint-stack';

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { BlobStore } from '../core/model/blob-store';
-import { TrainingContract, type TrainingJobRunner, type TrainingJobSpec } from '../model-pipeline/pipeline/training-contract';
+import { TrainingContract, type TrainingJobRunner, type TrainingJobSpec } from '../core/training-contract';
 import { tarArchive } from '../model-pipeline/triton/tar';
 
 /** A training command standing in for a training image on one machine. */

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ModelRepository } from '../../core/model/registry';
-import { gpuSettings, loadConfig, tritonServingOptions } from '../../infra/config';
+import { gpuSettings, loadConfig, tritonServingOptions } from '../../core/platform-config';
 import { publishTritonArtifact } from '../../model-pipeline/triton/publish';
 import { openPackage, packageStore } from '../args';
 import { formatBytes } from '../format';

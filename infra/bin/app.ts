@@ -1,5 +1,5 @@
 import { App } from 'aws-cdk-lib';
-import { ConfigError, loadConfig, type PlatformConfig } from '../config';
+import { ConfigError, loadConfig, type PlatformConfig } from '../../core/platform-config';
 import { applyNagChecks } from '../nag';
 import { addPlatformStacks } from '../platform';
 

@@ -12,7 +12,7 @@ import { Construct } from 'constructs';
 import { keyUseVia, SAGEMAKER_CONTAINER_WILDCARD_REASON, sagemakerContainerStatements } from '../iam';
 import { checkEndpointSettings, endpointLogGroup, VARIANT_NAME, variantScalableTarget } from '../sagemaker-endpoint';
 import { DataPrefixes } from '../../core/layout';
-import { tritonArtifactKey } from '../../model-pipeline/triton/artifact';
+import { tritonArtifactKey } from '../../core/layout';
 import { acknowledgeWildcardResources } from '../nag';
 import { PlatformKey } from './platform-key';
 import { type EcrRepositoryRef, ecrRepositoryOf } from './triton-image';

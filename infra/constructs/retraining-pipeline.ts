@@ -29,8 +29,8 @@ import { DockerImage, InputMode, LambdaInvoke, S3DataType, S3Location, type S3Lo
 import { Construct } from 'constructs';
 import { keyUseVia, listUnder } from '../iam';
 import { DataPrefixes, ModelLayout } from '../../core/layout';
-import type { StepName } from '../../model-pipeline/pipeline/state';
-import { RESERVED_HYPERPARAMETERS, TrainingContract } from '../../model-pipeline/pipeline/training-contract';
+import type { StepName } from '../../core/pipeline-steps';
+import { RESERVED_HYPERPARAMETERS, TrainingContract } from '../../core/training-contract';
 import { acknowledgeWildcardResources } from '../nag';
 import { loggedStateMachine } from '../state-machine';
 import { MlopsFunction } from './mlops-function';

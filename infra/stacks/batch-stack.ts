@@ -4,7 +4,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { DataPrefixes } from '../../core/layout';
-import type { BatchConfig } from '../config';
+import type { BatchConfig } from '../../core/platform-config';
 import { BatchScoring } from '../constructs/batch-scoring';
 
 /** Properties of a {@link BatchStack}. */

@@ -3,7 +3,7 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { type GpuConfig, gpuEndpointName, gpuModelVersion, type ModelConfig, type ServerlessConfig } from '../config';
+import { type GpuConfig, gpuEndpointName, gpuModelVersion, type ModelConfig, type ServerlessConfig } from '../../core/platform-config';
 import { BatchTransform } from '../constructs/batch-transform';
 import { CaptureConverter } from '../constructs/capture-converter';
 import { EndpointProxy } from '../constructs/endpoint-proxy';

@@ -3,7 +3,7 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { type LlmConfig, llmEndpointName, type LlmModelConfig } from '../config';
+import { type LlmConfig, llmEndpointName, type LlmModelConfig } from '../../core/platform-config';
 import { LlmEndpoint } from '../constructs/llm-endpoint';
 import { resolveLlmImage } from '../constructs/llm-image';
 

@@ -6,7 +6,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { DataPrefixes } from '../../core/layout';
-import type { MonitoringConfig } from '../config';
+import type { MonitoringConfig } from '../../core/platform-config';
 import { DriftMonitoring } from '../constructs/drift-monitoring';
 
 /** Properties of a {@link MonitoringStack}. */

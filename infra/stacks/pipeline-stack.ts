@@ -3,7 +3,7 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import type { PipelineConfig } from '../config';
+import type { PipelineConfig } from '../../core/platform-config';
 import { DRIFT_EVENT, RetrainingPipeline } from '../constructs/retraining-pipeline';
 
 /** Properties of a {@link PipelineStack}. */

@@ -5,7 +5,7 @@ import { Architecture } from 'aws-cdk-lib/aws-lambda';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import type { ServerlessConfig } from '../config';
+import type { ServerlessConfig } from '../../core/platform-config';
 import { ServerlessInference } from '../constructs/serverless-inference';
 
 /** Properties of a {@link ServerlessInferenceStack}. */

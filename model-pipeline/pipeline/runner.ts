@@ -1,6 +1,7 @@
 import { BlobNotFoundError } from '../../core/model/blob-store';
 import { abortCanary } from '../registry/registry-ops';
-import { type PipelineState, PipelineStateSchema, STEP_NAMES, type StepName, stateKey } from './state';
+import { STEP_NAMES, type StepName } from '../../core/pipeline-steps';
+import { type PipelineState, PipelineStateSchema, stateKey } from './state';
 import { type PipelineContext, STEPS } from './steps';
 
 export interface RunRequest {

@@ -1,8 +1,6 @@
 import { z } from 'zod';
+import { STEP_NAMES } from '../../core/pipeline-steps';
 
-/** The steps of a retraining run, in order. */
-export const STEP_NAMES = ['prepare', 'train', 'importArtifact', 'evaluate', 'quantize', 'gate', 'register', 'deploy', 'canaryCheck', 'notify'] as const;
-export type StepName = (typeof STEP_NAMES)[number];
 
 const StepRecordSchema = z.object({
   /** waiting: the step ran and has not decided yet (a canary check); it runs again. */

@@ -18,7 +18,7 @@ import { type CanaryThresholds, decideCanary, type VersionWindowStats } from './
 import { captureClassCounts } from './capture-counts';
 import type { PipelineState } from './state';
 import { checkModelSignature, untar } from './training-artifact';
-import { TrainingContract, type TrainingJobRunner, trainingJobSpec } from './training-contract';
+import { TrainingContract, type TrainingJobRunner, trainingJobSpec } from '../../core/training-contract';
 
 /** A message for the on-call channel (SNS in AWS; a file and the log locally). */
 export interface Notification {

@@ -1,18 +1,11 @@
 import { gzipSync } from 'node:zlib';
-import { ModelLayout } from '../../core/layout';
+import { TRITON_ARTIFACT, tritonArtifactKey } from '../../core/layout';
 import { InvalidPackageError, PackageFiles } from '../../core/model/manifest';
 import type { ModelPackage } from '../../core/model/model-package';
 import type { ModelRepository } from '../../core/model/registry';
-import { renderModelConfig, type TritonModelConfig, tritonModelConfig, type TritonServingOptions } from './model-config';
+import type { TritonServingOptions } from '../../core/triton-serving';
+import { renderModelConfig, type TritonModelConfig, tritonModelConfig } from './model-config';
 import { tarArchive } from './tar';
-
-/** Key of the Triton artifact inside a package folder. */
-export const TRITON_ARTIFACT = 'triton/model.tar.gz';
-
-/** Where a version's Triton artifact lives in the model bucket: `models/<name>/<version>/triton/model.tar.gz`. */
-export function tritonArtifactKey(name: string, version: string): string {
-  return `${ModelLayout.package(name, version)}${TRITON_ARTIFACT}`;
-}
 
 /** A model version packaged as a Triton model repository for SageMaker. */
 export interface TritonArtifact {

@@ -1,36 +1,7 @@
 import { classesOf, InvalidPackageError, type Manifest, PackageFiles } from '../../core/model/manifest';
+import type { TritonServingOptions } from '../../core/triton-serving';
 import { decodeModel, onnx, type ValueInfoProto } from '../onnx/proto';
 import { EnumValue, renderTextProto, type TextMessage } from './text-proto';
-
-/** How Triton serves the model: batching, instances and acceleration. */
-export interface TritonServingOptions {
-  /**
-   * Most rows in one batch (Triton's max_batch_size). 0 turns batching off; dims then carry the
-   * batch axis as -1.
-   * @default 1024
-   */
-  readonly maxBatchSize?: number;
-  /**
-   * Batch sizes the dynamic batcher prefers to form.
-   * @default [8, 16, 32]
-   */
-  readonly preferredBatchSizes?: readonly number[];
-  /**
-   * Longest a request waits for others to batch with, in microseconds.
-   * @default 500
-   */
-  readonly maxQueueDelayMicros?: number;
-  /**
-   * Model instances per GPU (instance_group count).
-   * @default 1
-   */
-  readonly instanceCount?: number;
-  /**
-   * Run the model through ONNX Runtime's TensorRT execution provider in FP16.
-   * @default false
-   */
-  readonly useTensorRt?: boolean;
-}
 
 /** One input or output of a Triton model configuration. */
 export interface TritonTensorConfig {

@@ -2,8 +2,9 @@ import { BlobNotFoundError, type BlobStore } from '../../core/model/blob-store';
 import { PackageFiles } from '../../core/model/manifest';
 import { type ModelPackage, readManifest, sha256Hex } from '../../core/model/model-package';
 import type { ModelRepository } from '../../core/model/registry';
-import { buildTritonArtifact, TRITON_ARTIFACT, type TritonArtifact, tritonArtifactKey } from './artifact';
-import type { TritonServingOptions } from './model-config';
+import { TRITON_ARTIFACT, tritonArtifactKey } from '../../core/layout';
+import type { TritonServingOptions } from '../../core/triton-serving';
+import { buildTritonArtifact, type TritonArtifact } from './artifact';
 
 /** What {@link publishTritonArtifact} did. */
 export interface PublishedArtifact {

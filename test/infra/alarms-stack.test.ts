@@ -1,7 +1,7 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../infra/config';
+import { parseConfig } from '../../core/platform-config';
 import { addPlatformStacks, type Platform } from '../../infra/platform';
 import { logicalId, only, type Statement, testApp } from './support';
 

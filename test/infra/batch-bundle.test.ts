@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../infra/config';
+import { parseConfig } from '../../core/platform-config';
 import { directorySize } from '../../infra/constructs/onnx-runtime-layer';
 import { addPlatformStacks } from '../../infra/platform';
 import { testApp } from './support';

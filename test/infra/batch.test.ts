@@ -7,7 +7,7 @@ import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { BatchEnvSchema } from '../../functions/batch/env';
-import { parseConfig } from '../../infra/config';
+import { parseConfig } from '../../core/platform-config';
 import { BatchScoring, LEASE_MARGIN } from '../../infra/constructs/batch-scoring';
 import { applyNagChecks } from '../../infra/nag';
 import { addPlatformStacks, type Platform } from '../../infra/platform';

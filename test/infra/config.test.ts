@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseConfig } from '../../infra/config';
+import { ConfigError, loadConfig, parseConfig } from '../../core/platform-config';
 
 const repoConfig = new URL('../../mlops.config.json', import.meta.url).pathname;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TRITON_IMAGE, gpuEndpointName, gpuModelVersion, gpuSettings, parseConfig, transformModels } from '../../infra/config';
+import { DEFAULT_TRITON_IMAGE, gpuEndpointName, gpuModelVersion, gpuSettings, parseConfig, transformModels } from '../../core/platform-config';
 import { ecrRepositoryOf, resolveTritonImage } from '../../infra/constructs/triton-image';
 
 describe('the gpu section of the configuration', () => {

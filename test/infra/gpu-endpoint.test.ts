@@ -5,7 +5,7 @@ import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../infra/config';
+import { parseConfig } from '../../core/platform-config';
 import { GpuEndpoint, type GpuEndpointProps, hasInstanceStorage } from '../../infra/constructs/gpu-endpoint';
 import { applyNagChecks } from '../../infra/nag';
 import { addPlatformStacks, type Platform } from '../../infra/platform';

@@ -2,7 +2,7 @@ import type { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AccountRootPrincipal, Role } from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../infra/config';
+import { ConfigError, parseConfig } from '../../core/platform-config';
 import { resolveLlmImage } from '../../infra/constructs/llm-image';
 import { applyNagChecks } from '../../infra/nag';
 import { addPlatformStacks } from '../../infra/platform';

@@ -13,7 +13,7 @@ import type { MonitorOutcome } from '../../core/monitor/monitor';
 import { publishMonitorMetrics } from '../../functions/monitor/app';
 import { MonitorEnvSchema } from '../../functions/monitor/env';
 import { metrics as sharedMetrics } from '../../functions/shared/powertools';
-import { parseConfig } from '../../infra/config';
+import { parseConfig } from '../../core/platform-config';
 import { DriftMonitoring } from '../../infra/constructs/drift-monitoring';
 import { applyNagChecks } from '../../infra/nag';
 import { addPlatformStacks, type Platform } from '../../infra/platform';

@@ -1,7 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseConfig } from '../../infra/config';
+import { loadConfig, parseConfig } from '../../core/platform-config';
 import { applyNagChecks } from '../../infra/nag';
 import { addPlatformStacks } from '../../infra/platform';
 import { acknowledgements, cdkJsonContext, testApp, unacknowledgedFindings } from './support';

@@ -2,7 +2,7 @@ import type { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseConfig } from '../../infra/config';
+import { loadConfig, parseConfig } from '../../core/platform-config';
 import { addPlatformStacks } from '../../infra/platform';
 import { list, type Statement, testApp } from './support';
 

@@ -3,7 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../infra/config';
+import { parseConfig } from '../../core/platform-config';
 import { DataPrefixes } from '../../core/layout';
 import { addPlatformStacks } from '../../infra/platform';
 import type { StorageStack } from '../../infra/stacks/storage-stack';

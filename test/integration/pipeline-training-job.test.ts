@@ -10,7 +10,7 @@ import { localPipelineContext } from '../../local/pipeline';
 import { generatedHeader, generateRows } from '../../model-pipeline/data/generate';
 import { runPipeline } from '../../model-pipeline/pipeline/runner';
 import type { PipelineContext } from '../../model-pipeline/pipeline/steps';
-import { trainingJobName } from '../../model-pipeline/pipeline/training-contract';
+import { trainingJobName } from '../../core/training-contract';
 import { useTempDir } from '../helpers/tmp';
 
 /**

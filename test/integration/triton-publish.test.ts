@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelPackage } from '../../core/model/model-package';
 import { ModelRepository } from '../../core/model/registry';
 import { S3BlobStore } from '../../functions/shared/s3-blob-store';
-import { tritonArtifactKey } from '../../model-pipeline/triton/artifact';
+import { tritonArtifactKey } from '../../core/layout';
 import { PackageConflictError, publishTritonArtifact } from '../../model-pipeline/triton/publish';
 import { type EmbeddedS3, startEmbeddedS3 } from '../../local/embedded-s3';
 import { expectOneLineError, mlops, mlopsOk } from '../helpers/cli';

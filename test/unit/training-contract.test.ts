@@ -6,7 +6,7 @@ import { createGzip, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { parseManifest } from '../../core/model/manifest';
 import { TRAINING_ARTIFACT_LIMITS, untar } from '../../model-pipeline/pipeline/training-artifact';
-import { trainingHyperparameters, trainingJobName, trainingJobSpec } from '../../model-pipeline/pipeline/training-contract';
+import { trainingHyperparameters, trainingJobName, trainingJobSpec } from '../../core/training-contract';
 import { tarArchive } from '../../model-pipeline/triton/tar';
 import { useTempDir } from '../helpers/tmp';
 

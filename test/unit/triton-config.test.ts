@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { InvalidPackageError, type Manifest, parseManifest } from '../../core/model/manifest';
 import { GraphBuilder } from '../../model-pipeline/onnx/graph-builder';
 import { ElementType, onnx } from '../../model-pipeline/onnx/proto';
-import { renderModelConfig, tritonModelConfig, type TritonServingOptions } from '../../model-pipeline/triton/model-config';
+import type { TritonServingOptions } from '../../core/triton-serving';
+import { renderModelConfig, tritonModelConfig } from '../../model-pipeline/triton/model-config';
 import { EnumValue, renderTextProto } from '../../model-pipeline/triton/text-proto';
 
 // --- A small protocol-buffer text-format reader, independent of the writer under test ----------

@@ -1,9 +1,9 @@
-import { ModelNameSchema } from '../core/model/model-name';
-import { DEFAULT_LABEL_WINDOW_DAYS, DEFAULT_MAX_WAIT_HOURS } from '../core/monitor/monitor';
+import { ModelNameSchema } from './model/model-name';
+import { DEFAULT_LABEL_WINDOW_DAYS, DEFAULT_MAX_WAIT_HOURS } from './monitor/monitor';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { RESERVED_HYPERPARAMETERS } from '../model-pipeline/pipeline/training-contract';
-import type { TritonServingOptions } from '../model-pipeline/triton/model-config';
+import { RESERVED_HYPERPARAMETERS } from './training-contract';
+import type { TritonServingOptions } from './triton-serving';
 
 const ModelSchema = z
   .strictObject({

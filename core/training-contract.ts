@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { DataPrefixes } from '../../core/layout';
-import { classesOf, type Manifest } from '../../core/model/manifest';
+import { DataPrefixes } from './layout';
+import { classesOf, type Manifest } from './model/manifest';
 
 /**
  * The training-job contract: what a user's training image (or, locally, a command) gets and must
