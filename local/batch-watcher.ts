@@ -6,12 +6,12 @@ import type { EmbeddedS3 } from './embedded-s3';
 
 /**
  * The local twin of S3 → SQS → batch Lambda (→ Step Functions for large files): new objects
- * under batch/input/ of the data bucket become jobs, run one at a time. A file above
- * `fanOut.aboveBytes` is planned, scored in parts (several at once) and merged by the same
- * functions the state machine's Lambdas run; a smaller one is scored by runBatchJob, as the
- * queue's Lambda does. On start, and then on a timer, it also picks up inputs that have no
- * manifest yet: those that arrived while the platform was down, those a crash left half-scored,
- * and those skipped while another process held their lease (idempotency makes that safe).
+ * under batch/input/ of the data bucket become jobs, run one at a time. A file that the queue's
+ * fan-out decision splits (core/batch/fan-out-decision.ts) is planned, scored in parts (several
+ * at once) and merged by the same functions the state machine's Lambdas run; any other is scored
+ * in one run, as the queue's Lambda does. On start, and then on a timer, it also picks up inputs
+ * that have no manifest yet: those that arrived while the platform was down, those a crash left
+ * half-scored, and those skipped while another process held their lease (idempotency makes that safe).
  */
 export class BatchWatcher {
   private queue: string[] = [];

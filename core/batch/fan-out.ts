@@ -1,25 +1,23 @@
 import { z } from 'zod';
+import { fanOutDecision, type FanOutThreshold, splittable } from './fan-out-decision';
+import { formats } from './formats';
+import type { BatchFormatPlan } from './formats/format';
 import {
   alreadyScored,
   type BatchJobDependencies,
   type BatchJobOutcome,
   type BatchObjectStore,
-  type StagedWriter,
-  parquetMetadataOf,
+  type PreparedJob,
   prepareJob,
   readManifest,
-  readParquet,
   scoreWhole,
-  textBytes,
   underLease,
   writeFailedManifest,
   writeSucceededManifest,
 } from './job';
 import { batchKeys, jobStagingKeys } from './layout';
-import { type BatchPart, ByteRangePlanner, fanOutDecision, planRowGroups } from './plan';
-import { scoreCsv } from './score-csv';
-import { readJsonl, scoreRecords } from './score-records';
-import { InvalidFileError, type ScoreCounts } from './scorer';
+import type { BatchPart } from './plan';
+import { InvalidFileError } from './scorer';
 
 /**
  * Scoring a large input in parts: plan (cut the file into byte ranges or row groups), score each
@@ -70,29 +68,20 @@ export interface FanOutOptions {
 export async function planBatchJob(inputKey: string, deps: BatchJobDependencies, options: FanOutOptions & { readonly version?: string }): Promise<PlanOutcome> {
   const prepared = await prepareJob(inputKey, deps, options.version);
   if ('status' in prepared) return prepared;
-  return planPrepared(inputKey, prepared, deps, options);
+  return planPrepared(prepared, deps, options);
 }
 
-async function planPrepared(inputKey: string, prepared: Exclude<Awaited<ReturnType<typeof prepareJob>>, BatchJobOutcome>, deps: BatchJobDependencies, options: FanOutOptions): Promise<PlanOutcome> {
-  const { keys, head, model, base, startedAt } = prepared;
-  let parts: BatchPart[];
-  let header: BatchPlan['header'];
-  if (keys.gzip) {
-    parts = [{ index: 0, kind: 'bytes', start: 0, end: head.size, firstLine: 1 }];
-  } else if (keys.format === 'parquet') {
-    try {
-      const { metadata } = await parquetMetadataOf(deps.store, inputKey, head.size);
-      parts = planRowGroups(metadata.row_groups.map((g) => ({ rows: Number(g.num_rows), bytes: Number(g.total_compressed_size ?? g.total_byte_size) })), options.partBytes);
-    } catch (error) {
-      if (error instanceof InvalidFileError) return writeFailedManifest(deps.store, keys.manifest, base, model, startedAt, error.message);
-      throw error;
-    }
-  } else {
-    const planner = new ByteRangePlanner(keys.format, options.partBytes);
-    for await (const piece of deps.store.read(inputKey)) planner.push(piece);
-    ({ parts, header } = planner.finish());
+async function planPrepared(prepared: PreparedJob, deps: BatchJobDependencies, options: FanOutOptions): Promise<PlanOutcome> {
+  const { keys, input, head, model, base, startedAt } = prepared;
+  let cut: BatchFormatPlan<BatchPart>;
+  try {
+    cut = splittable(keys) ? await formats[keys.format].plan(input, options.partBytes) : { parts: [{ index: 0, kind: 'bytes', start: 0, end: head.size, firstLine: 1 }] };
+  } catch (error) {
+    if (error instanceof InvalidFileError) return writeFailedManifest(deps.store, keys.manifest, base, model, startedAt, error.message);
+    throw error;
   }
-  const plan: BatchPlan = { input: { key: inputKey, etag: head.etag, bytes: head.size }, model, header, parts, startedAt: startedAt.toISOString() };
+  const { parts, header } = cut;
+  const plan: BatchPlan = { input: { key: input.key, etag: head.etag, bytes: head.size }, model, header, parts, startedAt: startedAt.toISOString() };
   const planKey = jobStagingKeys(keys, head.etag, model.version).plan;
   await deps.store.writeText(planKey, `${JSON.stringify(plan)}\n`);
   return { status: 'planned', planKey, parts: parts.length };
@@ -127,19 +116,8 @@ export async function scoreBatchPart(planKey: string, index: number, deps: Batch
   const errors = await deps.store.openWriter(staged.errors);
   let result: PartResult;
   try {
-    const options = { chunkRows: deps.chunkRows };
-    let counts: ScoreCounts;
-    if (part.kind === 'rows') {
-      counts = await scoreRecords(readParquet(deps.store, plan.input.key, plan.input.bytes, part), scorer, { predictions, errors }, options);
-    } else if (keys.format === 'csv') {
-      const first = part.start === 0;
-      const header = plan.header;
-      if (!first && !header) throw new Error(`${planKey}: part ${index} of a CSV file needs the plan's header range`);
-      const source = first ? textBytes(rangeOf(deps.store, plan.input.key, part.start, part.end)) : withPrefix(deps.store, plan.input.key, header!.end, part.start, part.end);
-      counts = await scoreCsv(source, scorer, { predictions: first ? predictions : dropFirstCsvRecord(predictions), errors }, { ...options, lineOffset: first ? 0 : part.firstLine - 1 - header!.lines });
-    } else {
-      counts = await scoreRecords(readJsonl(textBytes(rangeOf(deps.store, plan.input.key, part.start, part.end), part.start), { lineOffset: part.firstLine - 1 }), scorer, { predictions, errors }, options);
-    }
+    const input = { store: deps.store, key: plan.input.key, size: plan.input.bytes, gzip: keys.gzip, planKey, part, header: plan.header };
+    const counts = await formats[keys.format].scorePart(input, scorer, { predictions, errors }, { chunkRows: deps.chunkRows });
     result = { index, ...counts };
   } catch (error) {
     await predictions.abort();
@@ -229,9 +207,7 @@ export async function failFanOutJob(inputKey: string, etag: string, version: str
 }
 
 /** Local settings of the fan-out path. */
-export interface LocalFanOut extends FanOutOptions {
-  /** Inputs above this many bytes are split (gzip excepted). */
-  readonly aboveBytes: number;
+export interface LocalFanOut extends FanOutOptions, FanOutThreshold {
   /** Parts scored at once. @default 2 */
   readonly concurrency?: number;
 }
@@ -244,10 +220,9 @@ export interface LocalFanOut extends FanOutOptions {
 export async function runBatchInput(inputKey: string, deps: BatchJobDependencies, fanOut?: LocalFanOut): Promise<BatchJobOutcome> {
   const prepared = await prepareJob(inputKey, deps);
   if ('status' in prepared) return prepared;
-  const decision = fanOutDecision(prepared.keys, prepared.head.size, fanOut?.aboveBytes);
-  if (!decision.fanOut || !fanOut) return underLease(prepared, deps, () => scoreWhole(inputKey, prepared, deps));
+  if (!fanOut || !fanOutDecision(prepared.keys, prepared.head.size, fanOut).fanOut) return underLease(prepared, deps, () => scoreWhole(prepared, deps));
   return underLease(prepared, deps, async () => {
-    const planned = await planPrepared(inputKey, prepared, deps, fanOut);
+    const planned = await planPrepared(prepared, deps, fanOut);
     if (planned.status !== 'planned') return planned;
     const indexes = Array.from({ length: planned.parts }, (_, i) => i);
     const workers = Array.from({ length: Math.min(fanOut.concurrency ?? 2, indexes.length) }, async () => {
@@ -271,42 +246,4 @@ async function cleanUp(store: BatchObjectStore, plan: BatchPlan): Promise<void> 
     await Promise.all([store.remove(keys.predictions), store.remove(keys.errors), store.remove(keys.result)]);
   }
   await store.remove(staging.plan);
-}
-
-async function* rangeOf(store: BatchObjectStore, key: string, start: number, end: number, step = 8 << 20): AsyncGenerator<Uint8Array> {
-  // Ranged reads of bounded size: memory stays flat however large the part.
-  for (let at = start; at < end; at += step) yield await store.readRange(key, at, Math.min(end, at + step));
-}
-
-async function* withPrefix(store: BatchObjectStore, key: string, prefixEnd: number, start: number, end: number): AsyncGenerator<Uint8Array> {
-  // The header range was checked as the first part's.
-  yield* rangeOf(store, key, 0, prefixEnd);
-  yield* textBytes(rangeOf(store, key, start, end), start);
-}
-
-/**
- * A sink that drops the first CSV record written to it: the predictions header of a part after
- * the first, which the merged file has once. The header is quoted as RFC 4180 says, so its end is
- * the first line break outside quotes.
- */
-function dropFirstCsvRecord(sink: StagedWriter): StagedWriter {
-  let dropping = true;
-  let quoted = false;
-  return {
-    ...sink,
-    write: async (data: string | Uint8Array) => {
-      if (!dropping) return sink.write(data);
-      // Text or bytes, as the scorer writes them: '"' is 34 and '\n' is 10 in both.
-      const at = typeof data === 'string' ? (i: number) => data.charCodeAt(i) : (i: number) => data[i]!;
-      for (let i = 0; i < data.length; i++) {
-        const c = at(i);
-        if (c === 34) quoted = !quoted;
-        else if (c === 10 && !quoted) {
-          dropping = false;
-          if (i + 1 < data.length) await sink.write(data.slice(i + 1));
-          return;
-        }
-      }
-    },
-  };
 }

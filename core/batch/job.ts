@@ -1,11 +1,9 @@
-import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { boundedEcho } from '../data/echo';
+import { formats, InvalidBatchKeyError } from './formats';
+import type { BatchInput } from './formats/format';
 import { type BatchJobManifest, BatchJobManifestSchema } from './job-manifest';
-import { batchKeys, type BatchKeys, InvalidBatchKeyError, jobStagingKeys } from './layout';
+import { batchKeys, type BatchKeys, jobStagingKeys } from './layout';
 import { claimLease, isHeld, type LeaseOptions } from './lock';
-import { scoreCsv } from './score-csv';
-import { type InputRecord, plainValue, readJsonl, scoreRecords } from './score-records';
 import { InvalidFileError, type ScoreCounts, type Scorer, type TextSink } from './scorer';
 
 /** A sink whose object appears under its key only on commit, and never when aborted or cut short. */
@@ -65,6 +63,8 @@ export type BatchJobOutcome =
 /** An input ready to score: its keys, ETag, the model version that scores it, and the outcome's common fields. */
 export interface PreparedJob {
   readonly keys: BatchKeys;
+  /** The object as its format reads it. */
+  readonly input: BatchInput;
   readonly head: { readonly etag: string; readonly size: number };
   readonly scorer: Scorer & { readonly modelFile: string };
   readonly model: BatchJobManifest['model'];
@@ -103,7 +103,7 @@ export async function prepareJob(inputKey: string, deps: BatchJobDependencies, v
   const model = { name: scorer.manifest.name, version: scorer.manifest.version, file: scorer.modelFile };
   const done = await alreadyScored(deps.store, keys, head.etag, model.version);
   if (done) return done;
-  return { keys, head, scorer, model, base, startedAt };
+  return { keys, input: { store: deps.store, key: inputKey, size: head.size, gzip: keys.gzip }, head, scorer, model, base, startedAt };
 }
 
 /** The skip outcome when the input's manifest records success for this ETag and model version. */
@@ -150,12 +150,12 @@ export async function underLease(prepared: PreparedJob, deps: BatchJobDependenci
 export async function runBatchJob(inputKey: string, deps: BatchJobDependencies): Promise<BatchJobOutcome> {
   const prepared = await prepareJob(inputKey, deps);
   if ('status' in prepared) return prepared;
-  return underLease(prepared, deps, () => scoreWhole(inputKey, prepared, deps));
+  return underLease(prepared, deps, () => scoreWhole(prepared, deps));
 }
 
 /** Scores a prepared input in one run (the caller holds the job's lease). */
-export async function scoreWhole(inputKey: string, prepared: PreparedJob, deps: BatchJobDependencies): Promise<BatchJobOutcome> {
-  const { keys, head, scorer, model, base, startedAt } = prepared;
+export async function scoreWhole(prepared: PreparedJob, deps: BatchJobDependencies): Promise<BatchJobOutcome> {
+  const { keys, input, scorer, model, base, startedAt } = prepared;
   const predictions = await deps.store.openWriter(keys.predictions);
   const errors = await deps.store.openWriter(keys.errors);
   let counts: ScoreCounts;
@@ -170,9 +170,7 @@ export async function scoreWhole(inputKey: string, prepared: PreparedJob, deps: 
         deps.onProgress?.(now);
       },
     };
-    if (keys.format === 'csv') counts = await scoreCsv(bytesOf(deps.store, inputKey, keys.gzip), scorer, sinks, options);
-    else if (keys.format === 'jsonl') counts = await scoreRecords(readJsonl(bytesOf(deps.store, inputKey, keys.gzip)), scorer, sinks, options);
-    else counts = await scoreRecords(readParquet(deps.store, inputKey, head.size), scorer, sinks, options);
+    counts = await formats[keys.format].score(input, scorer, sinks, options);
   } catch (error) {
     await predictions.abort();
     await errors.abort();
@@ -244,114 +242,4 @@ export async function readManifest(store: BatchObjectStore, key: string): Promis
   if (!text) return null;
   const parsed = BatchJobManifestSchema.safeParse(JSON.parse(text));
   return parsed.success ? parsed.data : null;
-}
-
-/**
- * The bytes of a CSV or JSONL object, gunzipped when `gzip`. What cannot be such text ends the
- * read with an InvalidFileError, so that the job fails with a manifest saying why instead of
- * leaving a log line and being retried at every restart: a gzip stream that is corrupt or cut
- * short, and binary data (see {@link textBytes}). An error reading the object itself (the
- * store, the network) is passed on as it is: that one is worth a retry.
- */
-export function bytesOf(store: BatchObjectStore, key: string, gzip: boolean): AsyncIterable<Uint8Array> {
-  return textBytes(gzip ? gunzipped(store.read(key)) : store.read(key));
-}
-
-async function* gunzipped(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const input = Readable.from(source);
-  const gunzip = createGunzip();
-  let sourceFailed: unknown;
-  input.on('error', (error) => {
-    sourceFailed = error;
-    gunzip.destroy(error);
-  });
-  input.pipe(gunzip);
-  try {
-    for await (const chunk of gunzip) yield chunk as Uint8Array;
-  } catch (error) {
-    if (sourceFailed) throw sourceFailed;
-    throw new InvalidFileError(`the gzip data cannot be decompressed (${(error as Error).message}): the file is corrupt or cut short`);
-  } finally {
-    input.destroy();
-  }
-}
-
-/**
- * Passes text bytes on, and fails at the first NUL byte: CSV and JSONL text in UTF-8 never holds
- * one, while binary files (and UTF-16 text) do at once; without this check such a file parses
- * into a header of noise or a million rejected lines. `firstByte`: where the source starts in the file, for the message.
- */
-export async function* textBytes(source: AsyncIterable<Uint8Array>, firstByte = 0): AsyncGenerator<Uint8Array> {
-  let offset = firstByte;
-  for await (const chunk of source) {
-    const nul = chunk.indexOf(0);
-    if (nul >= 0) throw new InvalidFileError(`byte ${offset + nul} is a NUL byte: the file holds binary data (or UTF-16 text), not UTF-8 text`);
-    offset += chunk.length;
-    yield chunk;
-  }
-}
-
-/** A Parquet file's metadata, read from its footer by ranged reads. */
-export async function parquetMetadataOf(store: BatchObjectStore, key: string, size: number) {
-  const { parquetMetadataAsync } = await import('hyparquet');
-  const file = parquetFile(store, key, size);
-  try {
-    return { file, metadata: await parquetMetadataAsync(file) };
-  } catch (error) {
-    if (error instanceof StoreReadError) throw error.cause;
-    throw new InvalidFileError(`not a readable Parquet file: ${(error as Error).message}`);
-  }
-}
-
-/** An error of the store under a Parquet read, told apart from the decoder's errors so that it is passed on as it is. */
-class StoreReadError extends Error {
-  constructor(override readonly cause: unknown) {
-    super('reading the object failed');
-  }
-}
-
-function parquetFile(store: BatchObjectStore, key: string, size: number) {
-  return {
-    byteLength: size,
-    slice: async (start: number, end?: number) => {
-      let bytes: Uint8Array;
-      try {
-        bytes = await store.readRange(key, start, end ?? size);
-      } catch (error) {
-        throw new StoreReadError(error);
-      }
-      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-    },
-  };
-}
-
-/**
- * Parquet rows, one row group at a time, so memory is bounded by the largest row group; with
- * `range`, only the row groups inside [rowStart, rowEnd) (a part of a split file), numbered as in the file.
- */
-export async function* readParquet(store: BatchObjectStore, key: string, size: number, range?: { readonly rowStart: number; readonly rowEnd: number }): AsyncGenerator<InputRecord[]> {
-  const { parquetReadObjects } = await import('hyparquet');
-  const { file, metadata } = await parquetMetadataOf(store, key, size);
-  let rowStart = 0;
-  for (const group of metadata.row_groups) {
-    const rowEnd = rowStart + Number(group.num_rows);
-    if (range && (rowStart < range.rowStart || rowEnd > range.rowEnd)) {
-      rowStart = rowEnd;
-      continue;
-    }
-    let rows: Record<string, unknown>[];
-    try {
-      rows = await parquetReadObjects({ file, metadata, rowStart, rowEnd });
-    } catch (error) {
-      if (error instanceof StoreReadError) throw error.cause;
-      // A valid footer over corrupt pages: the footer read, the data does not.
-      throw new InvalidFileError(`rows ${rowStart + 1}–${rowEnd} (a row group) cannot be read: ${(error as Error).message ?? String(error)}`);
-    }
-    yield rows.map((row, i) => {
-      const value: Record<string, unknown> = {};
-      for (const [name, v] of Object.entries(row)) value[name] = plainValue(v);
-      return { line: rowStart + i + 1, value, raw: JSON.stringify(value) };
-    });
-    rowStart = rowEnd;
-  }
 }

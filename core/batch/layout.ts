@@ -1,26 +1,17 @@
 import { DataPrefixes } from '../layout';
-
-/** Input formats batch scoring reads, from the object key's extension. */
-export type BatchFormat = 'csv' | 'jsonl' | 'parquet';
+import { formatOf, formats, InvalidBatchKeyError } from './formats';
+import type { BatchFormatName } from './formats/format';
 
 /** The keys a batch job reads and writes for one input object. */
 export interface BatchKeys {
   readonly model: string;
   /** The key below `batch/input/<model>/`, e.g. `2026/11/customers.csv.gz`. */
   readonly relative: string;
-  readonly format: BatchFormat;
+  readonly format: BatchFormatName;
   readonly gzip: boolean;
   readonly predictions: string;
   readonly errors: string;
   readonly manifest: string;
-}
-
-/** Raised for an object key that is not a batch input (wrong prefix, no model folder, unknown extension). */
-export class InvalidBatchKeyError extends Error {
-  constructor(key: string, reason: string) {
-    super(`${key}: ${reason}`);
-    this.name = 'InvalidBatchKeyError';
-  }
 }
 
 /**
@@ -34,19 +25,13 @@ export function batchKeys(inputKey: string): BatchKeys {
   if (slash <= 0 || slash === rest.length - 1) throw new InvalidBatchKeyError(inputKey, `expected ${DataPrefixes.batchInput}<model>/<file>`);
   const model = rest.slice(0, slash);
   const relative = rest.slice(slash + 1);
-  const gzip = relative.endsWith('.gz');
-  const base = gzip ? relative.slice(0, -3) : relative;
-  const extension = base.slice(base.lastIndexOf('.') + 1).toLowerCase();
-  const format: BatchFormat | undefined = extension === 'csv' ? 'csv' : extension === 'jsonl' || extension === 'ndjson' ? 'jsonl' : extension === 'parquet' ? 'parquet' : undefined;
-  if (!format) throw new InvalidBatchKeyError(inputKey, 'unsupported file type; use .csv, .jsonl or .parquet (optionally .gz, not for parquet)');
-  if (format === 'parquet' && gzip) throw new InvalidBatchKeyError(inputKey, 'Parquet compresses its own pages; drop the .gz');
-  const outputExtension = format === 'csv' ? 'csv' : 'jsonl';
+  const { format, gzip } = formatOf(inputKey);
   return {
     model,
     relative,
-    format,
+    format: format.name,
     gzip,
-    predictions: `${DataPrefixes.batchOutput}${model}/${relative}.predictions.${outputExtension}`,
+    predictions: `${DataPrefixes.batchOutput}${model}/${relative}.predictions.${format.outputExtension}`,
     errors: `${DataPrefixes.batchErrors}${model}/${relative}.errors.jsonl`,
     manifest: `${DataPrefixes.batchManifests}${model}/${relative}.manifest.json`,
   };
@@ -70,7 +55,6 @@ export interface JobStagingKeys {
 /** The staging keys of `keys`' input with ETag `etag`, scored by model version `version`. */
 export function jobStagingKeys(keys: BatchKeys, etag: string, version: string): JobStagingKeys {
   const root = `${DataPrefixes.batchStaging}jobs/${keys.model}/${keys.relative}/${etag}/${version}/`;
-  const outputExtension = keys.format === 'csv' ? 'csv' : 'jsonl';
   return {
     root,
     plan: `${root}plan.json`,
@@ -78,7 +62,7 @@ export function jobStagingKeys(keys: BatchKeys, etag: string, version: string): 
     part: (index) => {
       // Zero-padded so a listing sorts parts in order.
       const name = `${root}parts/${String(index).padStart(6, '0')}`;
-      return { predictions: `${name}.predictions.${outputExtension}`, errors: `${name}.errors.jsonl`, result: `${name}.json` };
+      return { predictions: `${name}.predictions.${formats[keys.format].outputExtension}`, errors: `${name}.errors.jsonl`, result: `${name}.json` };
     },
   };
 }

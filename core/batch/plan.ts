@@ -1,6 +1,5 @@
 import { type CsvRecord, RecordAssembler } from '../data/csv';
 import { DEFAULT_MAX_LINE_BYTES, LineCarry } from '../data/line-carry';
-import type { BatchKeys } from './layout';
 
 /** A byte range [start, end) of a CSV or JSONL input, cut at a record boundary. */
 export interface ByteRangePart {
@@ -26,23 +25,6 @@ export type BatchPart = ByteRangePart | RowRangePart;
 export interface CsvHeaderRange {
   readonly end: number;
   readonly lines: number;
-}
-
-/** Whether an input fans out, and why (for the log). */
-export interface FanOutDecision {
-  readonly fanOut: boolean;
-  readonly reason: string;
-}
-
-/**
- * Files above `fanOutAboveBytes` are split, except gzip: a gzip stream can only be read from its
- * start, so a range of it cannot be scored alone, and such files stay on the single-function path.
- */
-export function fanOutDecision(keys: Pick<BatchKeys, 'gzip'>, bytes: number, fanOutAboveBytes: number | undefined): FanOutDecision {
-  if (fanOutAboveBytes === undefined) return { fanOut: false, reason: 'fan-out is off' };
-  if (bytes <= fanOutAboveBytes) return { fanOut: false, reason: `${bytes} bytes, at most the fan-out threshold of ${fanOutAboveBytes}` };
-  if (keys.gzip) return { fanOut: false, reason: `${bytes} bytes, above the fan-out threshold of ${fanOutAboveBytes}, but gzip cannot be split: scored in one run` };
-  return { fanOut: true, reason: `${bytes} bytes, above the fan-out threshold of ${fanOutAboveBytes}` };
 }
 
 const NEWLINE = 10;

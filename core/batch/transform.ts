@@ -4,11 +4,10 @@ import { classesOf, type Manifest } from '../model/manifest';
 import type { Matrix } from '../model/onnx-session';
 import type { BatchScores } from '../model/predictor';
 import { decodeTritonResponse, EndpointError, TritonContentTypes } from '../protocol/triton';
-import { type BatchJobDependencies, type BatchJobOutcome, type BatchObjectStore, bytesOf, prepareJob, type PreparedJob, readParquet, runBatchJob, writeFailedManifest } from './job';
+import { type BatchJobDependencies, type BatchJobOutcome, type BatchObjectStore, prepareJob, runBatchJob, writeFailedManifest } from './job';
+import { formats } from './formats';
 import { batchKeys, type BatchKeys } from './layout';
-import { scoreCsv } from './score-csv';
-import { readJsonl, scoreRecords } from './score-records';
-import { InvalidFileError, type ScoreCounts, type Scorer, type TextSink } from './scorer';
+import { InvalidFileError, type Scorer, type TextSink } from './scorer';
 
 /**
  * Batch scoring of a GPU model's files by a SageMaker Batch Transform job on its Triton model, in
@@ -92,13 +91,13 @@ export async function prepareTransform(inputKey: string, deps: TransformDependen
   let created: RequestRecorder | undefined;
   const prepared = await prepareJob(inputKey, jobDependencies(deps, async (model) => (created = new RequestRecorder(await deps.manifestOf(model)))));
   if ('status' in prepared) return prepared;
-  const { keys, head, model, base, startedAt } = prepared;
+  const { keys, input, head, model, base, startedAt } = prepared;
   const recorder = created!;
   const staging = transformKeys(keys, head.etag, model.version);
   const writer = await deps.store.openWriter(staging.requests);
   recorder.attach(writer);
   try {
-    await parseInput(inputKey, prepared, recorder, { predictions: discard, errors: discard }, deps);
+    await formats[keys.format].score(input, recorder, { predictions: discard, errors: discard }, { chunkRows: deps.rowsPerRequest });
   } catch (error) {
     await writer.abort();
     if (error instanceof InvalidFileError || error instanceof MissingValueError) return writeFailedManifest(deps.store, keys.manifest, base, model, startedAt, error.message);
@@ -167,14 +166,6 @@ function jobDependencies(deps: TransformDependencies, scorer: (model: string) =>
     // The version the Triton model serves is fixed by the GPU stack; the registry's serving version does not apply.
     scorerFor: async (model) => Object.assign(await scorer(model), { modelFile: TRANSFORM_MODEL_FILE }),
   };
-}
-
-async function parseInput(inputKey: string, prepared: PreparedJob, scorer: Scorer, sinks: { predictions: TextSink; errors: TextSink }, deps: TransformDependencies): Promise<ScoreCounts> {
-  const { keys, head } = prepared;
-  const options = { chunkRows: deps.rowsPerRequest };
-  if (keys.format === 'csv') return scoreCsv(bytesOf(deps.store, inputKey, keys.gzip), scorer, sinks, options);
-  if (keys.format === 'jsonl') return scoreRecords(readJsonl(bytesOf(deps.store, inputKey, keys.gzip)), scorer, sinks, options);
-  return scoreRecords(readParquet(deps.store, inputKey, head.size), scorer, sinks, options);
 }
 
 class MissingValueError extends Error {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { fanOutDecision, type FanOutThreshold } from '../../core/batch/fan-out-decision';
 import type { BatchJobDependencies } from '../../core/batch/job';
 import { batchKeys } from '../../core/batch/layout';
-import { fanOutDecision } from '../../core/batch/plan';
 import { InferenceEngine } from '../../core/model/engine';
 import { ModelRepository } from '../../core/model/registry';
 import { S3BatchStore } from '../shared/s3-batch-store';
@@ -81,14 +81,15 @@ export interface FanOutExecutionInput {
 export type Route = { readonly route: 'inline'; readonly reason: string } | { readonly route: 'fan-out'; readonly reason: string; readonly execution: string; readonly started: boolean };
 
 /**
- * Sends an input above `aboveBytes` (gzip excepted) to the fan-out state machine, under an
- * execution name derived from key, ETag and the serving model version: Step Functions refuses a
- * second execution of the same name, so a redelivered event cannot start a second job.
+ * Sends an input that the fan-out decision (core/batch/fan-out-decision.ts) splits to the fan-out
+ * state machine, under an execution name derived from key, ETag and the serving model version:
+ * Step Functions refuses a second execution of the same name, so a redelivered event cannot start
+ * a second job.
  */
 export async function routeBatchInput(
   key: string,
   app: Pick<BatchApp, 'store' | 'servingVersion'>,
-  fanOut: { readonly aboveBytes: number; readonly start: StartExecution } | undefined,
+  fanOut: (FanOutThreshold & { readonly start: StartExecution }) | undefined,
 ): Promise<Route> {
   if (!fanOut) return { route: 'inline', reason: 'fan-out is off' };
   let keys;
@@ -99,7 +100,7 @@ export async function routeBatchInput(
   }
   const head = await app.store.head(key);
   if (!head) return { route: 'inline', reason: 'the object no longer exists' };
-  const decision = fanOutDecision(keys, head.size, fanOut.aboveBytes);
+  const decision = fanOutDecision(keys, head.size, fanOut);
   if (!decision.fanOut) return { route: 'inline', reason: decision.reason };
   let version: string;
   try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ByteRangePlanner, fanOutDecision, planRowGroups } from '../../core/batch/plan';
+import { ByteRangePlanner, planRowGroups } from '../../core/batch/plan';
 
 const encode = (text: string) => new TextEncoder().encode(text);
 
@@ -95,19 +95,5 @@ describe('planRowGroups', () => {
       { index: 0, kind: 'rows', rowStart: 0, rowEnd: 20 },
       { index: 1, kind: 'rows', rowStart: 20, rowEnd: 25 },
     ]);
-  });
-});
-
-describe('fanOutDecision', () => {
-  it('splits a plain file above the threshold', () => {
-    expect(fanOutDecision({ gzip: false }, 2000, 1000).fanOut).toBe(true);
-  });
-
-  it('keeps a file at or below the threshold in one run', () => {
-    expect(fanOutDecision({ gzip: false }, 1000, 1000).fanOut).toBe(false);
-  });
-
-  it('keeps gzip in one run and says why', () => {
-    expect(fanOutDecision({ gzip: true }, 2000, 1000)).toEqual({ fanOut: false, reason: expect.stringContaining('gzip cannot be split') });
   });
 });
