@@ -1,5 +1,6 @@
 import { coerceFeature } from '../data/coerce';
 import { readLines } from '../data/line-carry';
+import { argmaxAt } from '../model/argmax';
 import { classesOf } from '../model/manifest';
 import { ChunkPipeline } from './chunk-pipeline';
 import { fixed6, type RejectedRow, RejectedRows, type ScoreCounts, type Scorer, type TextSink } from './scorer';
@@ -47,13 +48,9 @@ export async function scoreRecords(
       let prediction: string;
       if (classes.length === 0) prediction = `"prediction":${JSON.stringify(scores.values[offset])}`;
       else {
-        let best = 0;
         let probabilities = '';
-        for (let k = 0; k < scores.width; k++) {
-          if (scores.values[offset + k]! > scores.values[offset + best]!) best = k;
-          probabilities += `${k ? ',' : ''}${classKeys[k]}:${fixed6(scores.values[offset + k]!)}`;
-        }
-        prediction = `"prediction":${classKeys[best]},"probabilities":{${probabilities}}`;
+        for (let k = 0; k < scores.width; k++) probabilities += `${k ? ',' : ''}${classKeys[k]}:${fixed6(scores.values[offset + k]!)}`;
+        prediction = `"prediction":${classKeys[argmaxAt(scores.values, offset, scores.width)]},"probabilities":{${probabilities}}`;
       }
       out += `{"line":${chunk.lines[r]},"ids":${JSON.stringify(chunk.ids[r]![0])},${prediction}}\n`;
     }

@@ -1,6 +1,7 @@
 import { csvField } from '../data/csv';
 import type { ByteWriter } from '../data/byte-writer';
 import { boundedEcho } from '../data/echo';
+import { argmaxAt } from '../model/argmax';
 import { classesOf, type Manifest } from '../model/manifest';
 import type { Matrix } from '../model/onnx-session';
 import type { BatchScores } from '../model/predictor';
@@ -115,9 +116,7 @@ export class ScoreCellWriter {
       out.byte(44);
       return out.text(String(values[offset]));
     }
-    let best = 0;
-    for (let k = 1; k < width; k++) if (values[offset + k]! > values[offset + best]!) best = k;
-    out.append(this.labels[best]!);
+    out.append(this.labels[argmaxAt(values, offset, width)]!);
     for (let k = 0; k < width; k++) {
       out.reserve(1);
       out.byte(44);
